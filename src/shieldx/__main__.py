@@ -1,0 +1,5 @@
+"""python -m shieldx."""
+
+from shieldx.cli import main
+
+main()

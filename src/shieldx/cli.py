@@ -1,0 +1,395 @@
+"""The shieldx command line: run the platform, migrate, manage keys, inspect config, benchmark."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import orjson
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from shieldx import __version__
+from shieldx.config import ConfigError, Settings, load_settings, masked, reference_markdown
+from shieldx.platform.roles import Role
+
+if TYPE_CHECKING:
+    from shieldx.platform.bootstrap import Prepared
+    from shieldx.platform.context import PlatformContext
+    from shieldx.platform.db import Database
+    from shieldx.platform.server import Listener
+
+# FastAPI, SQLAlchemy and Alembic are imported inside the commands that need them,
+# so that `shieldx --help` and `shieldx version` answer at once.
+SERVICE_NAMES = ("credits", "shadow", "camouflage", "locator")
+
+app = typer.Typer(
+    help="ShieldX: credit ledger, shadow rules, deception and tokens in one self-hosted platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(
+    help="Database migrations (Alembic) on the configured database.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print JSON.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(config_app, name="config")
+app.add_typer(bench_app, name="bench")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="YAML config file [env SHIELDX_CONFIG].", show_default=False
+    ),
+]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory [default: ./.shieldx, env SHIELDX_DATA_DIR].",
+        show_default=False,
+    ),
+]
+HostOpt = Annotated[
+    str | None,
+    typer.Option("--host", help="Listen address [default: 127.0.0.1].", show_default=False),
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(help="Port (0 picks a free one).", show_default=False, min=0, max=65535),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print MESSAGE on stderr and exit with CODE."""
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def settings_from(
+    config: Path | None, data_dir: Path | None = None, extra: dict[str, Any] | None = None
+) -> Settings:
+    """Load settings (file < env < flags); a bad configuration exits 2 naming each key."""
+    overrides: dict[str, Any] = dict(extra or {})
+    if data_dir is not None:
+        overrides["data_dir"] = str(data_dir)
+    try:
+        return load_settings(config, os.environ, overrides)
+    except ConfigError as exc:
+        err.print("[bold red]configuration error:[/]")
+        for problem in exc.problems:
+            err.print(f"  {problem}")
+        raise typer.Exit(2) from None
+
+
+def open_context(config: Path | None, data_dir: Path | None) -> PlatformContext:
+    """Settings, logging and a platform context on a migrated database (for CLI commands)."""
+    from shieldx.platform import migrations
+    from shieldx.platform.context import build_context
+    from shieldx.platform.logging import configure_logging
+
+    settings = settings_from(config, data_dir)
+    configure_logging(settings.logging)
+    ctx = build_context(settings)
+    if not migrations.is_current(ctx.db):
+        if not settings.database.auto_migrate:
+            fail("the database schema is not current: run 'shieldx db upgrade' first")
+        migrations.upgrade(ctx.db)
+    return ctx
+
+
+def _server_overrides(host: str | None, ports: dict[str, int | None]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if host is not None:
+        extra["server"] = {"host": host}
+    for name, port in ports.items():
+        if port is not None:
+            extra[name] = {"port": port}
+    return extra
+
+
+def _start(settings: Settings, services: list[str]) -> None:
+    from shieldx.platform.app import create_app
+    from shieldx.platform.bootstrap import BootstrapError, prepare
+    from shieldx.platform.logging import configure_logging
+    from shieldx.platform.server import Listener, ServeError, run, serve
+    from shieldx.services import SERVICES
+
+    configure_logging(settings.logging)
+    try:
+        prepared = prepare(settings, os.environ)
+    except BootstrapError as exc:
+        fail(str(exc))
+    listeners = [
+        Listener(
+            name,
+            create_app(prepared.ctx, name, SERVICES[name].factory()),
+            settings.server.host,
+            SERVICES[name].port(settings),
+        )
+        for name in services
+    ]
+    try:
+        run(
+            serve(
+                listeners,
+                shutdown_timeout=settings.server.shutdown_timeout.total_seconds(),
+                keepalive_timeout=settings.server.keepalive_timeout.total_seconds(),
+                on_ready=lambda bound: _banner(settings, prepared, bound),
+            )
+        )
+    except ServeError as exc:
+        fail(str(exc))
+    finally:
+        prepared.ctx.close()
+
+
+def _banner(settings: Settings, prepared: Prepared, bound: list[Listener]) -> None:
+    where = (
+        f"SQLite ({settings.database_url.removeprefix('sqlite:///')})"
+        if prepared.ctx.db.backend == "sqlite"
+        else "PostgreSQL"
+    )
+    lines = [f"ShieldX {__version__}: {len(bound)} service(s) on {where}"]
+    lines += [f"  {item.service:<12} {item.url}" for item in bound]
+    if prepared.admin_key is not None and prepared.admin_key_from_env:
+        lines.append("Admin API key: the value of SHIELDX_BOOTSTRAP_ADMIN_KEY")
+    elif prepared.admin_key is not None:
+        lines += ["Admin API key (shown once; store it now):", f"  {prepared.admin_key}"]
+    lines.append("Ready. Press Ctrl+C to stop.")
+    # stdout, not the log: the key must never reach log files.
+    print("\n".join(lines), flush=True)
+
+
+@app.command()
+def up(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    host: HostOpt = None,
+    credits_port: PortOpt = None,
+    shadow_port: PortOpt = None,
+    camouflage_port: PortOpt = None,
+    locator_port: PortOpt = None,
+) -> None:
+    """Run all four services in one process (one event loop, one listener each)."""
+    ports = {
+        "credits": credits_port,
+        "shadow": shadow_port,
+        "camouflage": camouflage_port,
+        "locator": locator_port,
+    }
+    settings = settings_from(config, data_dir, _server_overrides(host, ports))
+    _start(settings, list(SERVICE_NAMES))
+
+
+@app.command("serve")
+def serve_one(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICE_NAMES)}.")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+) -> None:
+    """Run one service alone (to run the services as separate processes)."""
+    if service not in SERVICE_NAMES:
+        fail(f"unknown service {service!r}; choose one of: {', '.join(SERVICE_NAMES)}", code=2)
+    settings = settings_from(config, data_dir, _server_overrides(host, {service: port}))
+    _start(settings, [service])
+
+
+@app.command()
+def version() -> None:
+    """Print the ShieldX version."""
+    print(f"shieldx {__version__}")
+
+
+def _database(config: Path | None, data_dir: Path | None) -> Database:
+    from shieldx.platform.db import create_database
+    from shieldx.platform.logging import configure_logging
+
+    settings = settings_from(config, data_dir)
+    configure_logging(settings.logging)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return create_database(settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Apply migrations (every branch to its head by default)."""
+    from shieldx.platform import migrations
+
+    db = _database(config, data_dir)
+    migrations.upgrade(db, revision)
+    out.print(f"database at: {', '.join(sorted(migrations.current(db))) or 'base'}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, or 'base'.")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Revert migrations down to REVISION."""
+    from shieldx.platform import migrations
+
+    db = _database(config, data_dir)
+    migrations.downgrade(db, revision)
+    out.print(f"database at: {', '.join(sorted(migrations.current(db))) or 'base'}")
+
+
+@db_app.command("current")
+def db_current(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Show the revision of each branch and whether it is the head."""
+    from shieldx.platform import migrations
+
+    db = _database(config, data_dir)
+    current = migrations.current(db)
+    heads = migrations.heads()
+    for rev in sorted(current):
+        out.print(f"{rev} {'(head)' if rev in heads else '(behind)'}")
+    for rev in sorted(heads - current):
+        out.print(f"pending: {rev}")
+    if not current:
+        out.print("base (no migrations applied)")
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List every migration, newest first."""
+    from shieldx.platform import migrations
+
+    table = Table("revision", "down", "branch", "message", "head")
+    for rev in migrations.history():
+        head = "yes" if rev.is_head else ""
+        table.add_row(rev.revision, rev.down_revision or "-", rev.branch, rev.message, head)
+    out.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="admin, operator, auditor or service.")],
+    tenant: Annotated[str | None, typer.Option(help="Scope the key to one tenant.")] = None,
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Create an API key and print it once."""
+    ctx = open_context(config, data_dir)
+    record, key = ctx.api_keys.create(role=role, tenant=tenant, name=name)
+    if json_out:
+        doc = {"id": record.id, "key": key, "role": record.role.value, "tenant": record.tenant}
+        print(orjson.dumps({**doc, "name": record.name}).decode())
+        return
+    out.print(f"created key {record.id} (role {record.role.value}, tenant {record.tenant or '-'})")
+    out.print("the key is shown once; store it now:")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """List API keys (never their secrets)."""
+    ctx = open_context(config, data_dir)
+    records = ctx.api_keys.list(include_revoked=include_revoked)
+    if json_out:
+        for r in records:
+            row = {
+                "id": r.id,
+                "name": r.name,
+                "role": r.role.value,
+                "tenant": r.tenant,
+                "prefix": r.prefix,
+                "created_at": r.created_at.isoformat(),
+                "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            }
+            print(orjson.dumps(row).decode())
+        return
+    table = Table("id", "name", "role", "tenant", "prefix", "created", "revoked")
+    for r in records:
+        revoked = f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else ""
+        created = f"{r.created_at:%Y-%m-%d %H:%M}"
+        table.add_row(r.id, r.name, r.role.value, r.tenant or "-", r.prefix + "…", created, revoked)
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from 'keys list').")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Revoke an API key; running services refuse it within security.api_key_cache."""
+    ctx = open_context(config, data_dir)
+    if not ctx.api_keys.revoke(key_id):
+        fail(f"no active key with id {key_id!r}")
+    out.print(f"revoked key {key_id}")
+
+
+@config_app.command("show")
+def config_show(
+    json_out: JsonOpt = False, config: ConfigOpt = None, data_dir: DataDirOpt = None
+) -> None:
+    """Print the effective configuration, secrets masked."""
+    data = masked(settings_from(config, data_dir))
+    if json_out:
+        print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(yaml.safe_dump(data, sort_keys=False), end="")
+
+
+@config_app.command("check")
+def config_check(file: Annotated[Path, typer.Argument(help="The YAML file to validate.")]) -> None:
+    """Validate a config file (with the current SHIELDX_* variables); exit 2 on problems."""
+    settings_from(file)
+    out.print(f"{file}: ok")
+
+
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print every key with its type, default and variable name as a Markdown table."""
+    print(reference_markdown(), end="")
+
+
+@bench_app.command("http")
+def bench_http(
+    duration: Annotated[float, typer.Option(help="Seconds per target.", min=1)] = 10.0,
+    connections: Annotated[int, typer.Option(help="Concurrent connections.", min=1)] = 100,
+    threads: Annotated[int, typer.Option(help="Load-generator threads.", min=1)] = 1,
+    service: Annotated[str, typer.Option(help="Which service to start.")] = "credits",
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure /health and /whoami over loopback with wrk (or hey); print JSON."""
+    from shieldx.platform.bench import http_bench
+
+    http_bench(
+        duration=duration,
+        connections=connections,
+        threads=threads,
+        service=service,
+        quiet=json_out,
+    )
+
+
+def main() -> None:
+    """Entry point of the shieldx console script."""
+    app(prog_name="shieldx")

@@ -1,0 +1,407 @@
+"""Typed settings: one YAML file, overridden by SHIELDX_* variables, loaded once and passed in."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import PydanticBaseSettingsSource
+
+from shieldx.camouflage.settings import CamouflageSettings
+from shieldx.credits.settings import (
+    CreditsSettings,
+    DisasterRecoverySettings,
+    EventSourcingSettings,
+    ShardingSettings,
+)
+from shieldx.locator.settings import LocatorSettings
+from shieldx.platform.settings_types import Duration, Section
+from shieldx.shadow.settings import DeploymentSettings, ShadowSettings
+
+ENV_PREFIX = "SHIELDX_"
+# Variables read by the CLI itself rather than mapped onto a settings key.
+NON_SETTING_ENV = frozenset({"SHIELDX_CONFIG", "SHIELDX_BOOTSTRAP_ADMIN_KEY"})
+
+
+class CorsSettings(Section):
+    """Cross-origin requests: off unless origins are listed."""
+
+    allow_origins: list[str] = Field(default_factory=list)
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "POST", "PUT", "DELETE"])
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"]
+    )
+    max_age: int = Field(600, ge=0, le=86_400)
+
+
+class ServerSettings(Section):
+    """HTTP listeners and the limits every service applies."""
+
+    host: str = "127.0.0.1"
+    shutdown_timeout: Duration = timedelta(seconds=15)
+    access_log: bool = True
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824)
+    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
+    max_headers: int = Field(100, ge=8, le=1000)
+    keepalive_timeout: Duration = timedelta(seconds=5)
+    hsts: bool = False
+    cors: CorsSettings = CorsSettings()
+
+
+class DatabaseSettings(Section):
+    """Where data lives: the embedded SQLite file unless a URL says otherwise."""
+
+    url: SecretStr | None = None
+    pool_size: int = Field(10, ge=1, le=500)
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    busy_timeout: Duration = timedelta(seconds=5)
+    auto_migrate: bool = True
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        url = value.get_secret_value()
+        if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
+            raise ValueError(
+                "database.url must start with sqlite:/// or postgresql+psycopg:// "
+                f"(got {url.split(':', 1)[0]}://…)"
+            )
+        return value
+
+
+class RateLimitSettings(Section):
+    """Token buckets per API key and per tenant; tokens are requests."""
+
+    enabled: bool = True
+    key_rate: float = Field(1000.0, gt=0, le=1_000_000)
+    key_burst: int = Field(2000, ge=1, le=10_000_000)
+    tenant_rate: float = Field(2000.0, gt=0, le=1_000_000)
+    tenant_burst: int = Field(4000, ge=1, le=10_000_000)
+
+
+class SecuritySettings(Section):
+    """API keys, rate limits and encryption at rest."""
+
+    api_key_cache: Duration = timedelta(seconds=2)
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    encryption_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    active_key_id: str | None = None
+    encryption_key_file: Path | None = None
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _key_ids(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for kid in value:
+            if not kid or not kid.replace("-", "").replace("_", "").isalnum() or len(kid) > 32:
+                raise ValueError(f"key id {kid!r} must be 1-32 letters, digits, '-' or '_'")
+        return value
+
+
+class LoggingSettings(Section):
+    """Structured logs on standard error."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class ChaosSettings(Section):
+    """Fault injection with safety limits (seed: chaos)."""
+
+    enabled: bool = False
+    production_enabled: bool = False
+    safe_hours: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6, 22, 23])
+    max_concurrent: int = Field(2, ge=1, le=100)
+    max_impact_threshold: float = Field(10.0, ge=0.0, le=100.0)
+    auto_rollback: bool = True
+    experiment_interval: Duration = timedelta(minutes=5)
+
+    @field_validator("safe_hours")
+    @classmethod
+    def _hours(cls, value: list[int]) -> list[int]:
+        bad = [h for h in value if not 0 <= h <= 23]
+        if bad:
+            raise ValueError(f"hours must be between 0 and 23 (got {bad})")
+        return value
+
+
+class AlertThresholds(Section):
+    """Share of failing controls that raises an alert of each severity."""
+
+    critical: float = Field(0.0, ge=0.0, le=1.0)
+    high: float = Field(0.1, ge=0.0, le=1.0)
+    medium: float = Field(0.3, ge=0.0, le=1.0)
+
+
+Framework = Literal["SOC2", "ISO27001", "GDPR", "PCI_DSS"]
+ALL_FRAMEWORKS: list[Framework] = ["SOC2", "ISO27001", "GDPR", "PCI_DSS"]
+
+
+class ComplianceSettings(Section):
+    """Compliance monitoring (seed: compliance)."""
+
+    enabled_frameworks: list[Framework] = Field(default_factory=lambda: list(ALL_FRAMEWORKS))
+    monitoring_interval: Duration = timedelta(hours=1)
+    evidence_retention_days: int = Field(365, ge=1, le=36_500)
+    auto_remediation: bool = False
+    alert_thresholds: AlertThresholds = AlertThresholds()
+
+
+class Settings(Section):
+    """The whole configuration; every section has working defaults."""
+
+    data_dir: Path = Path(".shieldx")
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    security: SecuritySettings = SecuritySettings()
+    logging: LoggingSettings = LoggingSettings()
+    credits: CreditsSettings = CreditsSettings()
+    shadow: ShadowSettings = ShadowSettings()
+    camouflage: CamouflageSettings = CamouflageSettings()
+    locator: LocatorSettings = LocatorSettings()
+    event_sourcing: EventSourcingSettings = EventSourcingSettings()
+    sharding: ShardingSettings = ShardingSettings()
+    chaos: ChaosSettings = ChaosSettings()
+    disaster_recovery: DisasterRecoverySettings = DisasterRecoverySettings()
+    deployment: DeploymentSettings = DeploymentSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL in effect: the configured one or the embedded SQLite file."""
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return f"sqlite:///{self.data_dir.resolve() / 'shieldx.db'}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names each bad key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Yield the dotted path of every settings key, descending into sections."""
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _leaf_paths(annotation, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+def _field_at(path: tuple[str, ...]) -> FieldInfo:
+    model: type[BaseModel] = Settings
+    info: FieldInfo | None = None
+    for part in path:
+        info = model.model_fields[part]
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            model = info.annotation
+    assert info is not None
+    return info
+
+
+def env_names() -> dict[str, tuple[str, ...]]:
+    """Map each accepted variable name to its settings path (both _ and __ separators)."""
+    names: dict[str, tuple[str, ...]] = {}
+    for path in _leaf_paths(Settings):
+        for sep in ("_", "__"):
+            names[ENV_PREFIX + sep.join(path).upper()] = path
+    return names
+
+
+def _is_structured(info: FieldInfo) -> bool:
+    origin = get_origin(info.annotation)
+    if origin in (list, dict):
+        return True
+    return any(get_origin(arg) in (list, dict) for arg in get_args(info.annotation))
+
+
+class ShieldxEnvSource(PydanticBaseSettingsSource):
+    """SHIELDX_SECTION_KEY (or SECTION__KEY) variables; lists and maps are JSON or comma lists."""
+
+    def __init__(self, settings_cls: type[BaseModel], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)  # type: ignore[arg-type]
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the whole environment is read at once in __call__."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Return the nested dict of every SHIELDX_* override, rejecting unknown names."""
+        known = env_names()
+        values: dict[str, Any] = {}
+        unknown: list[str] = []
+        for name, raw in self.environ.items():
+            if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV:
+                continue
+            path = known.get(name)
+            if path is None:
+                unknown.append(name)
+                continue
+            value: Any = raw
+            if _is_structured(_field_at(path)):
+                value = _parse_structured(name, raw)
+            _set_path(values, path, value)
+        if unknown:
+            raise ConfigError(
+                [
+                    f"{name}: unknown setting variable (see docs/configuration.md for the list)"
+                    for name in sorted(unknown)
+                ]
+            )
+        return values
+
+
+def _parse_structured(name: str, raw: str) -> Any:
+    text = raw.strip()
+    if text.startswith(("[", "{")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                [f"{name}: not valid JSON ({exc.msg} at column {exc.colno})"]
+            ) from exc
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _set_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    target[path[-1]] = value
+
+
+def deep_merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge nested dicts; later layers win key by key."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+                merged[key] = deep_merge(merged[key], value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a config file; syntax errors name the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read config file ({exc.strerror})"]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"{path}: not valid YAML{where}"]) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping of sections"])
+    return data
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        parent = tuple(str(p) for p in error["loc"][:-1])
+        allowed = sorted(_allowed_keys(parent))
+        hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
+        return f"{key}: unknown key{hint}"
+    value = error.get("input")
+    shown = "***" if _is_secret_path(key) else repr(value)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{key}: {message} (got {shown})"
+
+
+def _allowed_keys(parent: tuple[str, ...]) -> list[str]:
+    model: type[BaseModel] = Settings
+    for part in parent:
+        info = model.model_fields.get(part)
+        if info is None or not (
+            isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+        ):
+            return []
+        model = info.annotation
+    return list(model.model_fields)
+
+
+def _is_secret_path(key: str) -> bool:
+    return key.startswith(("database.url", "security.encryption_keys"))
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from defaults < YAML file < SHIELDX_* environment < explicit overrides."""
+    env = os.environ if environ is None else environ
+    if config_file is None and env.get("SHIELDX_CONFIG"):
+        config_file = Path(env["SHIELDX_CONFIG"])
+    file_layer = read_yaml(config_file) if config_file is not None else {}
+    env_layer = ShieldxEnvSource(Settings, env)()
+    merged = deep_merge(file_layer, env_layer, overrides or {})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError([_describe(err) for err in exc.errors()]) from exc
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective configuration as plain data, with secrets replaced by '***'."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    url = settings.database.url
+    if url is not None:
+        data["database"]["url"] = _mask_url(url.get_secret_value())
+    data["security"]["encryption_keys"] = dict.fromkeys(settings.security.encryption_keys, "***")
+    return data
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+def reference_markdown() -> str:
+    """A Markdown table of every key: dotted name, type, default and environment variable."""
+    defaults = Settings().model_dump(mode="json")
+    rows = ["| key | type | default | environment variable |", "|---|---|---|---|"]
+    for path in _leaf_paths(Settings):
+        value: Any = defaults
+        for part in path:
+            value = value[part]
+        if path == ("database", "url"):
+            value = "sqlite:///<data_dir>/shieldx.db"
+        info = _field_at(path)
+        kind = _type_name(info.annotation)
+        shown = json.dumps(value) if not isinstance(value, str) else value
+        env = ENV_PREFIX + "_".join(path).upper()
+        rows.append(f"| `{'.'.join(path)}` | {kind} | `{shown}` | `{env}` |")
+    return "\n".join(rows) + "\n"
+
+
+def _type_name(annotation: Any) -> str:
+    if annotation is timedelta or "timedelta" in repr(annotation):
+        return "duration"
+    text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
+    for noise in ("typing.", "pydantic.types.", "pathlib.", "<class '", "'>"):
+        text = text.replace(noise, "")
+    return text.replace("|", "or")

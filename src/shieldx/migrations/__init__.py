@@ -1,0 +1,1 @@
+"""Alembic migrations; each component keeps its own branch under versions/<component>/."""

@@ -1,0 +1,270 @@
+"""create_app(): the shared HTTP layer every service is built on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
+
+from shieldx import __version__
+from shieldx.platform import migrations
+from shieldx.platform.auth import Principal, require_role
+from shieldx.platform.context import PlatformContext
+from shieldx.platform.errors import Problem, install_problem_handlers
+from shieldx.platform.metrics import HttpMetrics, render
+from shieldx.platform.middleware import (
+    PUBLIC_PATHS,
+    PUBLIC_PREFIXES,
+    Limits,
+    PlatformMiddleware,
+    PlatformState,
+    security_headers,
+)
+from shieldx.platform.roles import Role
+from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Component:
+    """What a service plugs into the shared app: routes, background work, its own limits."""
+
+    routers: Sequence[APIRouter] = ()
+    on_startup: Sequence[Hook] = ()
+    on_shutdown: Sequence[Hook] = ()
+    max_body_bytes: int | None = None
+    # Extra unauthenticated paths; keep this list short and say why at the call site.
+    public_paths: frozenset[str] = frozenset()
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ComponentFactory = Callable[[PlatformContext, CollectorRegistry], Component]
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller, as authenticated by the platform middleware."""
+    principal = request.scope.get("state", {}).get("principal")
+    if principal is None:
+        raise Problem(401, "this route needs an API key", type="unauthenticated")
+    assert isinstance(principal, Principal)
+    return principal
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def requires(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that admits only callers with one of ROLES."""
+
+    # async: FastAPI runs plain-def dependencies in a thread pool, which costs a thread hop.
+    async def dependency(principal: Caller) -> Principal:
+        require_role(principal, roles)
+        return principal
+
+    return dependency
+
+
+def context_of(request: Request) -> PlatformContext:
+    """The platform context of the app serving REQUEST."""
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, PlatformContext)
+    return ctx
+
+
+def _platform_router(service: str) -> APIRouter:
+    router = APIRouter()
+
+    async def ready(request: Request) -> Response:
+        ctx = context_of(request)
+        if request.app.state.platform.draining:
+            raise Problem(503, "shutting down", type="not-ready")
+        try:
+            await anyio.to_thread.run_sync(ctx.db.ping)
+        except Exception as exc:
+            raise Problem(
+                503, f"database unreachable: {type(exc).__name__}", type="not-ready"
+            ) from exc
+        current = await anyio.to_thread.run_sync(migrations.current, ctx.db)
+        expected = request.app.state.migration_heads
+        if current != expected:
+            missing = ", ".join(sorted(expected - current)) or "none"
+            raise Problem(
+                503,
+                f"database migrations are not current (pending: {missing}); "
+                "run 'shieldx db upgrade'",
+                type="not-ready",
+            )
+        return JSONResponse({"status": "ready", "service": service, "database": ctx.db.backend})
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = render(request.app.state.registry)
+        return Response(body, media_type=content_type)
+
+    async def whoami(principal: Caller) -> dict[str, Any]:
+        return {
+            "service": service,
+            "key_id": principal.key_id,
+            "role": principal.role.value,
+            "tenant": principal.tenant,
+            "name": principal.name,
+        }
+
+    async def create_key(
+        body: KeyCreate, request: Request, _: Annotated[Principal, Depends(requires(Role.ADMIN))]
+    ) -> KeyCreated:
+        store = context_of(request).api_keys
+        record, key = await anyio.to_thread.run_sync(
+            lambda: store.create(role=body.role, tenant=body.tenant, name=body.name)
+        )
+        return KeyCreated(
+            id=record.id, key=key, role=record.role, tenant=record.tenant, name=record.name
+        )
+
+    async def list_keys(
+        request: Request,
+        _: Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))],
+        include_revoked: bool = False,
+    ) -> list[KeyInfo]:
+        store = context_of(request).api_keys
+        records = await anyio.to_thread.run_sync(
+            lambda: store.list(include_revoked=include_revoked)
+        )
+        return [KeyInfo(**vars(r)) for r in records]
+
+    async def revoke_key(
+        key_id: str, request: Request, _: Annotated[Principal, Depends(requires(Role.ADMIN))]
+    ) -> Response:
+        ctx = context_of(request)
+        if not await anyio.to_thread.run_sync(ctx.api_keys.revoke, key_id):
+            raise Problem(404, f"no active key with id {key_id!r}", type="not-found")
+        ctx.authenticator.forget()
+        return Response(status_code=204)
+
+    router.add_api_route(
+        "/admin/keys", create_key, methods=["POST"], status_code=201, summary="Create an API key"
+    )
+    router.add_api_route("/admin/keys", list_keys, methods=["GET"], summary="List API keys")
+    router.add_api_route(
+        "/admin/keys/{key_id}",
+        revoke_key,
+        methods=["DELETE"],
+        status_code=204,
+        summary="Revoke an API key",
+    )
+    router.add_api_route("/ready", ready, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    router.add_api_route(
+        "/whoami",
+        whoami,
+        methods=["GET"],
+        summary="The caller's key id, role and tenant (an authenticated no-op)",
+    )
+    return router
+
+
+def create_app(
+    ctx: PlatformContext, service: str, factory: ComponentFactory | None = None
+) -> ASGIApp:
+    """Build SERVICE's ASGI app: its component's routes behind the platform layer."""
+    registry = CollectorRegistry(auto_describe=True)
+    component = factory(ctx, registry) if factory is not None else Component()
+    state = PlatformState(service=service)
+    state.security_headers = security_headers(hsts=ctx.settings.server.hsts)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for hook in component.on_startup:
+            await hook()
+        try:
+            yield
+        finally:
+            state.draining = True
+            for hook in reversed(component.on_shutdown):
+                await hook()
+
+    app = FastAPI(
+        title=f"ShieldX {service}",
+        version=__version__,
+        description=component.description,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.platform = state
+    app.state.registry = registry
+    app.state.migration_heads = migrations.heads()
+    app.state.component = component
+    install_problem_handlers(app)
+    app.include_router(_platform_router(service))
+    for router in component.routers:
+        app.include_router(router)
+    _document_bearer_auth(app)
+
+    settings = ctx.settings
+    limits = settings.security.rate_limit
+    wrapped: ASGIApp = PlatformMiddleware(
+        app,
+        state=state,
+        limits=Limits(
+            max_body_bytes=component.max_body_bytes or settings.server.max_body_bytes,
+            max_header_bytes=settings.server.max_header_bytes,
+            max_headers=settings.server.max_headers,
+        ),
+        authenticator=ctx.authenticator,
+        key_limiter=ctx.key_limiter if limits.enabled else None,
+        tenant_limiter=ctx.tenant_limiter if limits.enabled else None,
+        metrics=HttpMetrics(registry),
+        log_success=settings.server.access_log,
+        public_paths=PUBLIC_PATHS | component.public_paths,
+        public_prefixes=PUBLIC_PREFIXES,
+    )
+    cors = settings.server.cors
+    if cors.allow_origins:
+        # Outside the auth layer: browsers send preflight requests without credentials.
+        wrapped = CORSMiddleware(
+            wrapped,
+            allow_origins=cors.allow_origins,
+            allow_methods=cors.allow_methods,
+            allow_headers=cors.allow_headers,
+            max_age=cors.max_age,
+        )
+    app.state.asgi = wrapped
+    return wrapped
+
+
+def platform_state(app: ASGIApp) -> PlatformState:
+    """The PlatformState of an app built by create_app (to flag draining)."""
+    inner: Any = app
+    while not isinstance(inner, PlatformMiddleware):
+        inner = inner.app
+    return inner.state
+
+
+def _document_bearer_auth(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <API key> (see `shieldx keys create`)",
+        }
+        schema["security"] = [{"apiKey": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

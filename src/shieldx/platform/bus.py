@@ -1,0 +1,34 @@
+"""A small in-process publish/subscribe bus through which services meet without imports."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+Handler = Callable[[str, Mapping[str, Any]], None]
+log = structlog.get_logger("shieldx.bus")
+
+
+class EventBus:
+    """Synchronous topics; a failing subscriber is logged and never breaks the publisher."""
+
+    def __init__(self) -> None:
+        self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        """Call HANDLER(topic, payload) for every event published on TOPIC."""
+        self._handlers[topic].append(handler)
+
+    def publish(self, topic: str, payload: Mapping[str, Any]) -> int:
+        """Deliver PAYLOAD to TOPIC's subscribers; return how many handled it."""
+        delivered = 0
+        for handler in self._handlers.get(topic, ()):
+            try:
+                handler(topic, payload)
+                delivered += 1
+            except Exception:
+                log.exception("bus.subscriber_failed", topic=topic)
+        return delivered

@@ -1,0 +1,50 @@
+"""Everything a service needs from the platform, built once per process and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shieldx.config import Settings
+from shieldx.platform.auth import ApiKeyStore, Authenticator
+from shieldx.platform.bus import EventBus
+from shieldx.platform.crypto import Keyring, load_keyring
+from shieldx.platform.db import Database, create_database
+from shieldx.platform.ratelimit import RateLimiter
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    """Settings, storage, keys and the shared runtime objects of one process."""
+
+    settings: Settings
+    db: Database
+    keyring: Keyring
+    api_keys: ApiKeyStore
+    authenticator: Authenticator
+    key_limiter: RateLimiter
+    tenant_limiter: RateLimiter
+    bus: EventBus
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.db.dispose()
+
+
+def build_context(settings: Settings, *, db: Database | None = None) -> PlatformContext:
+    """Create the data directory, the engine, the keyring and the auth objects."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = db or create_database(settings)
+    store = ApiKeyStore(database)
+    limits = settings.security.rate_limit
+    return PlatformContext(
+        settings=settings,
+        db=database,
+        keyring=load_keyring(settings),
+        api_keys=store,
+        authenticator=Authenticator(
+            store, ttl_seconds=settings.security.api_key_cache.total_seconds()
+        ),
+        key_limiter=RateLimiter(rate=limits.key_rate, burst=limits.key_burst),
+        tenant_limiter=RateLimiter(rate=limits.tenant_rate, burst=limits.tenant_burst),
+        bus=EventBus(),
+    )

@@ -1,0 +1,326 @@
+"""The one pure-ASGI layer in front of every service: ids, limits, auth, rate limits, metrics, logs."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shieldx.platform.auth import Authenticator, Principal, invalid_key
+from shieldx.platform.errors import PROBLEM_CONTENT_TYPE, Problem, problem_body
+from shieldx.platform.metrics import UNMATCHED_ROUTE, HttpMetrics
+from shieldx.platform.ratelimit import RateLimiter, retry_after_header
+
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+HEALTH_PATHS = frozenset({"/health", "/healthz"})
+# Unauthenticated by design: probes, scraping and key discovery. Everything else needs a key.
+PUBLIC_PATHS = frozenset({"/health", "/healthz", "/ready", "/metrics"})
+PUBLIC_PREFIXES = ("/.well-known/",)
+_QUIET_PATHS = frozenset({"/health", "/healthz", "/ready", "/metrics"})
+
+access_log = structlog.get_logger("shieldx.access")
+
+
+@dataclass
+class Limits:
+    """Sizes an attacker controls, checked before any route runs."""
+
+    max_body_bytes: int
+    max_header_bytes: int
+    max_headers: int
+
+
+@dataclass
+class PlatformState:
+    """Per-app runtime flags; draining is set when shutdown begins."""
+
+    service: str
+    draining: bool = False
+    security_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    health_body: bytes = b""
+
+
+def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
+    """Headers every API response carries (a JSON API never needs to be framed or sniffed)."""
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    ]
+    if hsts:
+        headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+    return headers
+
+
+class PlatformMiddleware:
+    """Wraps a service app; see docs/architecture.md for the order of the checks."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        state: PlatformState,
+        limits: Limits,
+        authenticator: Authenticator,
+        key_limiter: RateLimiter | None,
+        tenant_limiter: RateLimiter | None,
+        metrics: HttpMetrics,
+        log_success: bool,
+        public_paths: frozenset[str] = PUBLIC_PATHS,
+        public_prefixes: tuple[str, ...] = PUBLIC_PREFIXES,
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.limits = limits
+        self.auth = authenticator
+        self.key_limiter = key_limiter
+        self.tenant_limiter = tenant_limiter
+        self.metrics = metrics
+        self.log_success = log_success
+        self.public_paths = public_paths
+        self.public_prefixes = public_prefixes
+        state.health_body = orjson.dumps({"status": "ok", "service": state.service})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one HTTP request; lifespan and other scopes pass straight through."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope["headers"])
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        outcome = _Outcome(request_id=request_id)
+        extra = [(b"x-request-id", request_id.encode()), *self.state.security_headers]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                outcome.status = message["status"]
+                outcome.started = True
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in extra if h[0] not in present)
+                if b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                if self.state.draining:
+                    headers.append((b"connection", b"close"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            problem = self._precheck(scope)
+            if problem is None and scope["path"] in HEALTH_PATHS:
+                await _send_json(send_wrapper, 200, self.state.health_body, "application/json")
+            elif problem is None:
+                problem = await self._authenticate(scope, outcome)
+            if problem is None and not outcome.started:
+                await self.app(scope, self._limited_receive(scope, receive), send_wrapper)
+            elif problem is not None:
+                await self._send_problem(scope, send_wrapper, problem, outcome)
+        except Exception:
+            if not outcome.started:
+                access_log.exception("http.unhandled_error", path=scope["path"])
+                await self._send_problem(
+                    scope,
+                    send_wrapper,
+                    Problem(
+                        500, "an internal error occurred; it has been logged", type="internal-error"
+                    ),
+                    outcome,
+                )
+            # Otherwise the error handler already answered and logged; nothing leaks out.
+        finally:
+            self._finish(scope, outcome, time.perf_counter() - started)
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    def _precheck(self, scope: Scope) -> Problem | None:
+        headers = scope["headers"]
+        if len(headers) > self.limits.max_headers:
+            return Problem(
+                431,
+                f"too many headers: {len(headers)} (limit {self.limits.max_headers})",
+                type="headers-too-large",
+            )
+        size = sum(len(k) + len(v) for k, v in headers)
+        if size > self.limits.max_header_bytes:
+            return Problem(
+                431,
+                f"headers total {size} bytes (limit {self.limits.max_header_bytes})",
+                type="headers-too-large",
+            )
+        if self.state.draining and scope["path"] not in HEALTH_PATHS:
+            return Problem(
+                503,
+                "the service is shutting down; retry against another instance",
+                type="shutting-down",
+                headers={"Retry-After": "1"},
+            )
+        length = _header(headers, b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                return Problem(
+                    400, "Content-Length must be a non-negative integer", type="bad-request"
+                )
+            if int(length) > self.limits.max_body_bytes:
+                return Problem(
+                    413,
+                    f"request body of {int(length)} bytes exceeds the limit of "
+                    f"{self.limits.max_body_bytes} bytes",
+                    type="body-too-large",
+                )
+        return None
+
+    def _is_public(self, path: str) -> bool:
+        return path in self.public_paths or path.startswith(self.public_prefixes)
+
+    async def _authenticate(self, scope: Scope, outcome: _Outcome) -> Problem | None:
+        if self._is_public(scope["path"]):
+            return None
+        raw = _header(scope["headers"], b"authorization")
+        try:
+            key = Authenticator.parse_header(raw.decode("latin-1") if raw is not None else None)
+        except Problem as exc:
+            return exc
+        client = scope.get("client")
+        principal = await self.auth.principal_for(key, source=client[0] if client else "")
+        if principal is None:
+            return invalid_key()
+        outcome.principal = principal
+        scope.setdefault("state", {})["principal"] = principal
+        return self._rate_limit(principal)
+
+    def _rate_limit(self, principal: Principal) -> Problem | None:
+        waits = []
+        if self.key_limiter is not None:
+            waits.append(("key", self.key_limiter.check(principal.key_id)))
+        if self.tenant_limiter is not None and principal.tenant is not None:
+            waits.append(("tenant", self.tenant_limiter.check(principal.tenant)))
+        for scope_name, wait in waits:
+            if wait > 0:
+                return Problem(
+                    429,
+                    f"rate limit of this {scope_name} exceeded; retry after {wait:.2f} s",
+                    type="rate-limited",
+                    headers={"Retry-After": retry_after_header(wait)},
+                )
+        return None
+
+    def _limited_receive(self, scope: Scope, receive: Receive) -> Receive:
+        limit = self.limits.max_body_bytes
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise Problem(
+                        413,
+                        f"request body exceeds the limit of {limit} bytes",
+                        type="body-too-large",
+                    )
+            return message
+
+        return limited
+
+    async def _send_problem(
+        self, scope: Scope, send: Send, problem: Problem, outcome: _Outcome
+    ) -> None:
+        outcome.problem = problem.detail
+        body = problem_body(
+            problem.status,
+            problem.detail,
+            instance=scope["path"],
+            slug=problem.type,
+            title=problem.title,
+            extensions=problem.extensions,
+        )
+        headers = [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+        await _send_json(send, problem.status, body, PROBLEM_CONTENT_TYPE, headers)
+
+    def _finish(self, scope: Scope, outcome: _Outcome, elapsed: float) -> None:
+        route_obj = scope.get("route")
+        path = scope["path"]
+        if route_obj is not None:
+            route = getattr(route_obj, "path", UNMATCHED_ROUTE)
+        elif path in self.public_paths:
+            route = path
+        else:
+            route = UNMATCHED_ROUTE
+        status = outcome.status
+        self.metrics.observe(route, scope["method"], status, elapsed)
+        if status < 400 and (not self.log_success or path in _QUIET_PATHS):
+            return
+        problem = outcome.problem or scope.get("state", {}).get("problem")
+        principal = outcome.principal
+        fields: dict[str, Any] = {
+            "service": self.state.service,
+            "method": scope["method"],
+            "path": path,
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 3),
+            "client": (scope.get("client") or ("",))[0],
+        }
+        if principal is not None:
+            fields["key_id"] = principal.key_id
+            fields["tenant"] = principal.tenant
+        if problem:
+            fields["problem"] = problem
+        if status >= 500:
+            access_log.error("http.request", **fields)
+        elif status >= 400:
+            access_log.warning("http.request", **fields)
+        else:
+            access_log.info("http.request", **fields)
+
+
+@dataclass
+class _Outcome:
+    request_id: str
+    status: int = 500
+    started: bool = False
+    principal: Principal | None = None
+    problem: str | None = None
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:  # ASGI servers lower-case header names
+            return value
+    return None
+
+
+def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    incoming = _header(headers, b"x-request-id")
+    if incoming is not None and _REQUEST_ID.match(incoming):
+        return incoming.decode("ascii")
+    return uuid.uuid4().hex
+
+
+async def _send_json(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or ()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""Test support shipped with the package: a throwaway PostgreSQL, live servers, pytest fixtures."""

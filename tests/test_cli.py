@@ -1,0 +1,127 @@
+"""The shieldx command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+VERBS = ("up", "serve", "db", "keys", "config", "bench", "version")
+
+
+def shieldx(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHIELDX_")}
+    return subprocess.run(
+        [sys.executable, "-m", "shieldx", *args],
+        capture_output=True,
+        text=True,
+        env={
+            **clean,
+            "SHIELDX_DATA_DIR": str(data_dir),
+            "SHIELDX_LOGGING_LEVEL": "warning",
+            **(env or {}),
+        },
+        timeout=120,
+    )
+
+
+def test_help_lists_every_verb(tmp_path: Path) -> None:
+    result = shieldx("--help", data_dir=tmp_path)
+    assert result.returncode == 0
+    for verb in VERBS:
+        assert f" {verb} " in result.stdout
+    for group in ("db", "keys", "config", "bench"):
+        sub = shieldx(group, "--help", data_dir=tmp_path)
+        assert sub.returncode == 0 and "Commands" in sub.stdout
+
+
+def test_version(tmp_path: Path) -> None:
+    result = shieldx("version", data_dir=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("shieldx 0.")
+
+
+def test_config_show_masks_secrets(tmp_path: Path) -> None:
+    result = shieldx(
+        "config", "show", "--json",
+        data_dir=tmp_path,
+        env={"SHIELDX_DATABASE_URL": "postgresql+psycopg://bob:hunter2@db/x"},
+    )  # fmt: skip
+    assert result.returncode == 0
+    shown = json.loads(result.stdout)
+    assert shown["database"]["url"] == "postgresql+psycopg://bob:***@db/x"
+    assert "hunter2" not in result.stdout
+    assert shown["event_sourcing"]["snapshot_interval"] == 100
+
+
+def test_config_check_names_the_bad_key_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sharding:\n  num_shards: 5000\nlocator:\n  colour: blue\n")
+    result = shieldx("config", "check", str(bad), data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "sharding.num_shards" in result.stderr and "5000" in result.stderr
+    assert "locator.colour: unknown key" in result.stderr
+    good = tmp_path / "good.yaml"
+    good.write_text("sharding:\n  num_shards: 16\n")
+    assert shieldx("config", "check", str(good), data_dir=tmp_path).returncode == 0
+
+
+def test_config_reference_covers_every_key(tmp_path: Path) -> None:
+    from shieldx.config import Settings, _leaf_paths
+
+    result = shieldx("config", "reference", data_dir=tmp_path)
+    assert result.returncode == 0
+    for path in _leaf_paths(Settings):
+        assert f"`{'.'.join(path)}`" in result.stdout
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    created = shieldx(
+        "keys", "create", "--role", "operator", "--tenant", "acme", "--json", data_dir=tmp_path
+    )
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    assert key["role"] == "operator" and key["tenant"] == "acme" and key["key"].startswith("shx_")
+    listed = shieldx("keys", "list", "--json", data_dir=tmp_path)
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["id"] for r in rows] == [key["id"]]
+    assert key["key"] not in listed.stdout
+    assert shieldx("keys", "revoke", key["id"], data_dir=tmp_path).returncode == 0
+    assert shieldx("keys", "list", "--json", data_dir=tmp_path).stdout.strip() == ""
+    again = shieldx("keys", "revoke", key["id"], data_dir=tmp_path)
+    assert again.returncode == 1 and "no active key" in again.stderr
+    bad_role = shieldx("keys", "create", "--role", "root", data_dir=tmp_path)
+    assert bad_role.returncode == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_db_commands_on_both_backends(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    env = {}
+    if backend == "postgres":
+        env["SHIELDX_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    up = shieldx("db", "upgrade", data_dir=tmp_path, env=env)
+    assert up.returncode == 0, up.stderr
+    current = shieldx("db", "current", data_dir=tmp_path, env=env)
+    assert "platform_0001 (head)" in current.stdout
+    down = shieldx("db", "downgrade", "base", data_dir=tmp_path, env=env)
+    assert down.returncode == 0, down.stderr
+    assert (
+        "base (no migrations applied)"
+        in shieldx("db", "current", data_dir=tmp_path, env=env).stdout
+    )
+    history = shieldx("db", "history", data_dir=tmp_path, env=env)
+    assert "platform_0001" in history.stdout
+
+
+def test_serve_rejects_unknown_service(tmp_path: Path) -> None:
+    result = shieldx("serve", "billing", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "unknown service 'billing'" in result.stderr

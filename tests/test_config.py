@@ -1,0 +1,167 @@
+"""Configuration: YAML, SHIELDX_* overrides, validation messages, masking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from shieldx.config import (
+    ConfigError,
+    Settings,
+    env_names,
+    load_settings,
+    masked,
+)
+from shieldx.platform.settings_types import format_duration, parse_duration
+
+
+def test_defaults_follow_the_seed() -> None:
+    settings = load_settings(None, environ={})
+    assert settings.event_sourcing.snapshot_interval == 100
+    assert settings.sharding.num_shards == 8
+    assert settings.sharding.virtual_nodes == 256
+    assert settings.chaos.experiment_interval == timedelta(minutes=5)
+    assert settings.deployment.canary_percentage == [10, 25, 50, 100]
+    assert settings.disaster_recovery.rto == timedelta(minutes=5)
+    assert settings.compliance.alert_thresholds.high == 0.1
+    assert (settings.credits.port, settings.shadow.port) == (5004, 5005)
+    assert (settings.camouflage.port, settings.locator.port) == (8089, 8080)
+
+
+def test_yaml_file_sets_values(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "sharding:\n  num_shards: 16\nchaos:\n  experiment_interval: 90s\n"
+        "server:\n  cors:\n    allow_origins: [https://a.example]\n"
+    )
+    settings = load_settings(path, environ={})
+    assert settings.sharding.num_shards == 16
+    assert settings.chaos.experiment_interval == timedelta(seconds=90)
+    assert settings.server.cors.allow_origins == ["https://a.example"]
+
+
+def test_environment_overrides_file_with_either_separator(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("sharding:\n  num_shards: 16\n  virtual_nodes: 64\n")
+    env = {
+        "SHIELDX_SHARDING_NUM_SHARDS": "32",
+        "SHIELDX_SHARDING__VIRTUAL_NODES": "128",
+        "SHIELDX_EVENT_SOURCING_SNAPSHOT_INTERVAL": "50",
+        "SHIELDX_CHAOS_SAFE_HOURS": "1, 2,3",
+        "SHIELDX_SERVER_CORS_ALLOW_ORIGINS": '["https://x.example"]',
+        "SHIELDX_DATABASE_URL": "postgresql+psycopg://u:pw@db/x",
+        "PATH": "/bin",
+    }
+    settings = load_settings(path, environ=env)
+    assert settings.sharding.num_shards == 32
+    assert settings.sharding.virtual_nodes == 128
+    assert settings.event_sourcing.snapshot_interval == 50
+    assert settings.chaos.safe_hours == [1, 2, 3]
+    assert settings.server.cors.allow_origins == ["https://x.example"]
+    assert settings.database_url == "postgresql+psycopg://u:pw@db/x"
+
+
+def test_overrides_win_over_environment() -> None:
+    settings = load_settings(
+        None, environ={"SHIELDX_CREDITS_PORT": "6000"}, overrides={"credits": {"port": 7000}}
+    )
+    assert settings.credits.port == 7000
+
+
+def test_unknown_key_names_the_key_and_what_is_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("sharding:\n  num_shrads: 4\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={})
+    message = str(err.value)
+    assert "sharding.num_shrads: unknown key" in message
+    assert "num_shards" in message
+
+
+def test_out_of_range_names_key_value_and_limit(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("sharding:\n  num_shards: 0\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={})
+    assert "sharding.num_shards" in str(err.value)
+    assert "greater than or equal to 1" in str(err.value)
+    assert "(got 0)" in str(err.value)
+
+
+def test_wrong_type_and_bad_duration_are_both_reported(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("chaos:\n  enabled: maybe\n  experiment_interval: soon\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={})
+    assert len(err.value.problems) == 2
+    assert any(p.startswith("chaos.enabled") and "'maybe'" in p for p in err.value.problems)
+    assert any("chaos.experiment_interval" in p and "duration" in p for p in err.value.problems)
+
+
+def test_unknown_environment_variable_is_an_error() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, environ={"SHIELDX_SHARDING_NUM_SHRADS": "4"})
+    assert "SHIELDX_SHARDING_NUM_SHRADS" in str(err.value)
+
+
+def test_cli_only_variables_are_not_settings() -> None:
+    settings = load_settings(None, environ={"SHIELDX_BOOTSTRAP_ADMIN_KEY": "x" * 30})
+    assert settings == Settings()
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("server:\n  host: [unclosed\n")
+    with pytest.raises(ConfigError, match="line"):
+        load_settings(path, environ={})
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_settings(path, environ={})
+
+
+def test_database_url_scheme_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"database\.url"):
+        load_settings(None, environ={"SHIELDX_DATABASE_URL": "mysql://x"})
+
+
+def test_masked_hides_passwords_and_keys() -> None:
+    settings = load_settings(
+        None,
+        environ={
+            "SHIELDX_DATABASE_URL": "postgresql+psycopg://alice:s3cret@db:5432/x",
+            "SHIELDX_SECURITY_ENCRYPTION_KEYS": '{"k1": "c2VjcmV0"}',
+        },
+    )
+    shown = masked(settings)
+    assert shown["database"]["url"] == "postgresql+psycopg://alice:***@db:5432/x"
+    assert shown["security"]["encryption_keys"] == {"k1": "***"}
+    assert "s3cret" not in repr(shown)
+
+
+def test_every_variable_name_maps_to_one_key() -> None:
+    names = env_names()
+    paths_by_name: dict[str, set[tuple[str, ...]]] = {}
+    for name, path in names.items():
+        paths_by_name.setdefault(name, set()).add(path)
+    assert all(len(paths) == 1 for paths in paths_by_name.values())
+    assert names["SHIELDX_DATA_DIR"] == ("data_dir",)
+    assert names["SHIELDX_DATABASE_URL"] == ("database", "url")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("30s", 30), ("5m", 300), ("1h", 3600), ("2d", 172800), (15, 15), ("7", 7)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+def test_duration_round_trips_through_its_format() -> None:
+    for text in ("500ms", "30s", "5m", "1h", "2d", "90s"):
+        assert format_duration(parse_duration(text)) in {text, "1m30s", "90s"}
