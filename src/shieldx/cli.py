@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -388,6 +389,31 @@ def bench_http(
         service=service,
         quiet=json_out,
     )
+
+
+def _register_service_commands() -> None:
+    """Add each service's own commands from its optional `cli.py`.
+
+    A service's cli module may define COMMANDS, a list of (name, typer.Typer) groups added
+    at the top level (e.g. `shieldx credits …`), and BENCH, a function registered as
+    `shieldx bench <service>`. Those modules import their heavy dependencies lazily.
+    """
+    for name in SERVICE_NAMES:
+        module_name = f"shieldx.{name}.cli"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        for group_name, group in getattr(module, "COMMANDS", ()):
+            app.add_typer(group, name=group_name)
+        bench = getattr(module, "BENCH", None)
+        if bench is not None:
+            bench_app.command(name)(bench)
+
+
+_register_service_commands()
 
 
 def main() -> None:
