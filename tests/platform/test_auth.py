@@ -114,9 +114,12 @@ def test_unknown_keys_reach_listeners_and_cache_is_bounded(database: Database) -
     async def scenario() -> None:
         for i in range(30):
             assert await auth.principal_for(f"shx_unknown_{i}", source="10.0.0.1") is None
+        assert await auth.principal_for("shx_unknown_29", source="10.0.0.2") is None
 
     asyncio.run(scenario())
-    assert len(heard) == 30 and heard[0] == (hash_key("shx_unknown_0"), "10.0.0.1")
+    assert len(heard) == 31
+    assert heard[0] == (hash_key("shx_unknown_0"), "10.0.0.1")
+    assert heard[-1] == (hash_key("shx_unknown_29"), "10.0.0.2")
     assert len(auth._cache) == 10
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import anyio.to_thread
 import sqlalchemy as sa
+import structlog
 
 from shieldx.platform.db import Database
 from shieldx.platform.errors import Problem
@@ -22,6 +23,7 @@ from shieldx.platform.roles import Role
 KEY_PREFIX = "shx_"
 KEY_PATTERN = re.compile(r"^shx_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
 MIN_BOOTSTRAP_KEY_LENGTH = 24
+log = structlog.get_logger("shieldx.auth")
 _MAX_PRESENTED_KEY = 512
 
 metadata = sa.MetaData()
@@ -198,8 +200,9 @@ class ApiKeyStore:
         return Principal(key_id=record.id, role=record.role, tenant=record.tenant, name=record.name)
 
 
-# Called with the hash of a presented key that matched no active key; a honeytoken
-# registry subscribes here without the auth layer knowing about honeytokens.
+# Called on the event loop, for every request, with the SHA-256 hex of a presented key that
+# matched no active key and the client address; it must be fast and must not block. A
+# honeytoken registry subscribes here without the auth layer knowing about honeytokens.
 UnknownCredentialListener = Callable[[str, str], None]
 
 
@@ -248,8 +251,18 @@ class Authenticator:
         return key
 
     async def principal_for(self, key: str, *, source: str = "") -> Principal | None:
-        """The principal of KEY, from the cache or (once per key, however many wait) the database."""
+        """The principal of KEY, or None; every refused key is reported to the listeners."""
         digest = hash_key(key)
+        principal = await self._lookup(digest)
+        if principal is None:
+            for listener in self.listeners:
+                try:
+                    listener(digest, source)
+                except Exception:
+                    log.exception("auth.listener_failed")
+        return principal
+
+    async def _lookup(self, digest: str) -> Principal | None:
         entry = self._cache.get(digest)
         if entry is not None and self._clock() - entry[0] < self._ttl:
             return entry[1]
@@ -260,7 +273,7 @@ class Authenticator:
         future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
         self._inflight[digest] = future
         try:
-            principal = await anyio.to_thread.run_sync(self.resolve, digest, source)
+            principal = await anyio.to_thread.run_sync(self.resolve, digest)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved when nobody else was waiting
@@ -270,16 +283,13 @@ class Authenticator:
         future.set_result(principal)
         return principal
 
-    def resolve(self, digest: str, source: str = "") -> Principal | None:
+    def resolve(self, digest: str) -> Principal | None:
         """Look the hash up in the database (blocking) and cache the answer."""
         principal = self._store.find_by_hash(digest)
         self._cache[digest] = (self._clock(), principal)
         self._cache.move_to_end(digest)
         while len(self._cache) > self._max:
             self._cache.popitem(last=False)
-        if principal is None:
-            for listener in self.listeners:
-                listener(digest, source)
         return principal
 
     def forget(self, key_hashes: Iterable[str] | None = None) -> None:
