@@ -110,7 +110,7 @@ def test_db_commands_on_both_backends(
     up = shieldx("db", "upgrade", data_dir=tmp_path, env=env)
     assert up.returncode == 0, up.stderr
     current = shieldx("db", "current", data_dir=tmp_path, env=env)
-    assert "platform_0001 (head)" in current.stdout
+    assert "platform_0002 (head)" in current.stdout
     down = shieldx("db", "downgrade", "base", data_dir=tmp_path, env=env)
     assert down.returncode == 0, down.stderr
     assert (

@@ -183,6 +183,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await ctx.honeytokens.start()
         for hook in component.on_startup:
             await hook()
         try:
@@ -191,6 +192,7 @@ def create_app(
             state.draining = True
             for hook in reversed(component.on_shutdown):
                 await hook()
+            await ctx.honeytokens.stop()
 
     app = FastAPI(
         title=f"ShieldX {service}",

@@ -9,6 +9,7 @@ from shieldx.platform.auth import ApiKeyStore, Authenticator
 from shieldx.platform.bus import EventBus
 from shieldx.platform.crypto import Keyring, load_keyring
 from shieldx.platform.db import Database, create_database
+from shieldx.platform.honeytokens import HoneytokenRegistry
 from shieldx.platform.ratelimit import RateLimiter
 
 
@@ -24,6 +25,7 @@ class PlatformContext:
     key_limiter: RateLimiter
     tenant_limiter: RateLimiter
     bus: EventBus
+    honeytokens: HoneytokenRegistry
 
     def close(self) -> None:
         """Release the database connections."""
@@ -36,15 +38,22 @@ def build_context(settings: Settings, *, db: Database | None = None) -> Platform
     database = db or create_database(settings)
     store = ApiKeyStore(database)
     limits = settings.security.rate_limit
+    bus = EventBus()
+    honeytokens = HoneytokenRegistry(database, bus)
+    authenticator = Authenticator(
+        store, ttl_seconds=settings.security.api_key_cache.total_seconds()
+    )
+    authenticator.listeners.append(
+        lambda digest, source: honeytokens.report_hash(digest, location="api_key", source=source)
+    )
     return PlatformContext(
         settings=settings,
         db=database,
         keyring=load_keyring(settings),
         api_keys=store,
-        authenticator=Authenticator(
-            store, ttl_seconds=settings.security.api_key_cache.total_seconds()
-        ),
+        authenticator=authenticator,
         key_limiter=RateLimiter(rate=limits.key_rate, burst=limits.key_burst),
         tenant_limiter=RateLimiter(rate=limits.tenant_rate, burst=limits.tenant_burst),
-        bus=EventBus(),
+        bus=bus,
+        honeytokens=honeytokens,
     )
