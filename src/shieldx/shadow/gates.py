@@ -1,0 +1,178 @@
+"""Gate judgement for one stage of a progressive deployment: pass, fail or inconclusive.
+
+judge_stage(counts, gates) applies, in this order:
+
+1. Traffic. No request in the stage, or fewer than `min_samples_per_stage`: INCONCLUSIVE
+   (nothing else is decided on a sample that small).
+2. `max_false_positive_rate` (Bayesian; needs labelled benign traffic). The false-positive
+   rate r = P(blocked | benign) has the prior Beta(1, (1 - L) / L), whose mean is the limit L
+   (as if one false positive had been seen in 1/L benign requests: neither guilty nor
+   innocent before any data; a uniform prior would fail a stage after one clean request,
+   since most of its mass lies above a small limit). The posterior is
+   Beta(1 + FP, (1 - L) / L + benign - FP); with p = P(r > L): FAIL when p >= confidence,
+   PASS when p <= 1 - confidence, INCONCLUSIVE between (more traffic will tell). No
+   labelled benign request in the stage: INCONCLUSIVE. A limit of 0 means "none at all":
+   FAIL on any false positive, PASS otherwise.
+3. `max_block_rate_increase` (threshold; no labels needed). The new version's block rate
+   minus the previous version's on the same requests (evaluated in shadow), in absolute
+   terms (0.01 = one percentage point): FAIL when the increase exceeds the limit, else PASS.
+4. `max_error_rate` (threshold). Requests with at least one rule failure over all requests:
+   FAIL when above the limit, else PASS.
+
+The stage verdict is FAIL if any gate fails (the reason is the first failing gate), else
+INCONCLUSIVE if any gate is inconclusive, else PASS. "Blocked" means block or challenge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scipy.stats import beta  # type: ignore[import-untyped]
+
+
+class Verdict(StrEnum):
+    """The outcome of judging a stage."""
+
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True, slots=True)
+class Gates:
+    """The limits a stage must respect; a limit left as None is not checked."""
+
+    max_false_positive_rate: float | None = None
+    max_block_rate_increase: float | None = None
+    max_error_rate: float | None = None
+    min_samples_per_stage: int = 0
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        for name in ("max_false_positive_rate", "max_block_rate_increase", "max_error_rate"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1 (got {value})")
+        if self.min_samples_per_stage < 0:
+            raise ValueError(
+                f"min_samples_per_stage must not be negative (got {self.min_samples_per_stage})"
+            )
+        if not 0.5 < self.confidence < 1.0:
+            raise ValueError(f"confidence must be between 0.5 and 1 (got {self.confidence})")
+
+
+@dataclass(frozen=True, slots=True)
+class StageCounts:
+    """What the stage's live traffic did under the new version, and the old one in shadow."""
+
+    requests: int
+    blocks: int
+    baseline_blocks: int
+    errors: int = 0
+    benign: int = 0
+    false_positives: int = 0
+
+    def __post_init__(self) -> None:
+        values = (
+            self.requests,
+            self.blocks,
+            self.baseline_blocks,
+            self.errors,
+            self.benign,
+            self.false_positives,
+        )
+        if min(values) < 0:
+            raise ValueError("stage counts must not be negative")
+        if max(self.blocks, self.baseline_blocks, self.errors, self.benign) > self.requests:
+            raise ValueError("blocks, errors and benign cannot exceed requests")
+        if self.false_positives > self.benign:
+            raise ValueError("false_positives cannot exceed benign")
+
+
+@dataclass(frozen=True, slots=True)
+class GateCheck:
+    """One gate's verdict with the observed figure, its limit and, if Bayesian, P(over limit)."""
+
+    gate: str
+    verdict: Verdict
+    observed: float | None
+    limit: float | None
+    probability_over_limit: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The stage verdict, the reason for it and every gate's figures."""
+
+    verdict: Verdict
+    reason: str
+    checks: tuple[GateCheck, ...]
+
+
+def judge_stage(counts: StageCounts, gates: Gates) -> Judgement:
+    """Judge a stage's live counts against the gates (rule in the module docstring)."""
+    if counts.requests == 0 or counts.requests < gates.min_samples_per_stage:
+        check = GateCheck(
+            "min_samples_per_stage",
+            Verdict.INCONCLUSIVE,
+            counts.requests,
+            gates.min_samples_per_stage,
+            detail=f"{counts.requests} requests so far, need {max(gates.min_samples_per_stage, 1)}",
+        )
+        return Judgement(Verdict.INCONCLUSIVE, check.detail, (check,))
+    checks = []
+    if gates.max_false_positive_rate is not None:
+        checks.append(_false_positive_gate(counts, gates.max_false_positive_rate, gates.confidence))
+    if gates.max_block_rate_increase is not None:
+        increase = (counts.blocks - counts.baseline_blocks) / counts.requests
+        checks.append(
+            _threshold("max_block_rate_increase", increase, gates.max_block_rate_increase)
+        )
+    if gates.max_error_rate is not None:
+        checks.append(
+            _threshold("max_error_rate", counts.errors / counts.requests, gates.max_error_rate)
+        )
+    for verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
+        first = next((c for c in checks if c.verdict is verdict), None)
+        if first is not None:
+            return Judgement(verdict, f"{first.gate}: {first.detail}", tuple(checks))
+    return Judgement(Verdict.PASS, "all gates passed", tuple(checks))
+
+
+def _false_positive_gate(counts: StageCounts, limit: float, confidence: float) -> GateCheck:
+    name = "max_false_positive_rate"
+    if counts.benign == 0:
+        return GateCheck(
+            name,
+            Verdict.INCONCLUSIVE,
+            None,
+            limit,
+            detail="no labelled benign traffic in this stage",
+        )
+    observed = counts.false_positives / counts.benign
+    if limit == 0:
+        return _threshold(name, observed, limit)
+    prior_benign = (1 - limit) / limit
+    fp, clean = counts.false_positives, counts.benign - counts.false_positives
+    p_over = float(beta.sf(limit, 1 + fp, prior_benign + clean))
+    if p_over >= confidence:
+        verdict, word = Verdict.FAIL, "exceeds"
+    elif p_over <= 1 - confidence:
+        verdict, word = Verdict.PASS, "is within"
+    else:
+        verdict, word = Verdict.INCONCLUSIVE, "may exceed"
+    detail = (
+        f"false-positive rate {observed:.4f} ({counts.false_positives}/{counts.benign}) {word} the limit "
+        f"{limit}; P(rate > limit) = {p_over:.3f}"
+    )
+    return GateCheck(name, verdict, observed, limit, p_over, detail)
+
+
+def _threshold(name: str, observed: float, limit: float) -> GateCheck:
+    verdict = Verdict.FAIL if observed > limit else Verdict.PASS
+    relation = "exceeds" if verdict is Verdict.FAIL else "is within"
+    return GateCheck(
+        name, verdict, observed, limit, detail=f"{observed:.4f} {relation} the limit {limit}"
+    )
