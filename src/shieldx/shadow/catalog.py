@@ -1,0 +1,107 @@
+"""Compiled rule sets, cached in memory by (tenant, name, version).
+
+Versions are immutable, so a cached compilation never goes stale: the cache is only
+bounded (least recently used out). A rule set is compiled once, when it is created, and
+again only after it was evicted or when another process created it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+
+from shieldx.shadow.domain import ErrorPolicy, Rule, RuleSet
+from shieldx.shadow.ruleset_store import RuleSetStore, StoredRuleSet
+
+CacheKey = tuple[str, str, int]
+
+
+class UnknownRuleSet(LookupError):
+    """No such rule set (or version) for the tenant."""
+
+    def __init__(self, tenant: str, name: str, version: int | None) -> None:
+        which = f"{name}@{version}" if version is not None else name
+        super().__init__(f"tenant {tenant!r} has no rule set {which!r}")
+
+
+class RuleSetCatalog:
+    """Creates rule sets and hands out their compiled form; blocking, thread-safe."""
+
+    def __init__(self, store: RuleSetStore, *, capacity: int = 256) -> None:
+        self.store = store
+        self.capacity = capacity
+        self._cache: OrderedDict[CacheKey, RuleSet] = OrderedDict()
+        self._lock = threading.Lock()
+        self.compilations = 0
+
+    def create(
+        self,
+        *,
+        tenant: str,
+        name: str,
+        rules: Sequence[Rule],
+        on_error: ErrorPolicy,
+        created_by: str,
+        now: datetime,
+    ) -> RuleSet:
+        """Compile RULES (InvalidRuleSet names every rule at fault), then store a new version."""
+        compiled = RuleSet.compile(name, 1, rules, on_error)
+        self.compilations += 1
+        version = self.store.insert_next(
+            tenant=tenant,
+            name=name,
+            on_error=compiled.on_error,
+            rules=compiled.rules,
+            created_by=created_by,
+            now=now,
+        )
+        ruleset = dataclasses.replace(compiled, version=version)
+        self._remember((tenant, name, version), ruleset)
+        return ruleset
+
+    def get(self, tenant: str, name: str, version: int | None = None) -> RuleSet:
+        """The compiled rule set (the latest version when VERSION is None)."""
+        if version is not None:
+            cached = self._cached((tenant, name, version))
+            if cached is not None:
+                return cached
+        stored = self.stored(tenant, name, version)
+        return self.compiled(stored)
+
+    def stored(self, tenant: str, name: str, version: int | None = None) -> StoredRuleSet:
+        """The rule set as written; raise UnknownRuleSet."""
+        stored = self.store.get(tenant, name, version)
+        if stored is None:
+            raise UnknownRuleSet(tenant, name, version)
+        return stored
+
+    def compiled(self, stored: StoredRuleSet) -> RuleSet:
+        """The compiled form of a stored rule set (from the cache when possible)."""
+        key = (stored.tenant, stored.name, stored.version)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        ruleset = RuleSet.compile(stored.name, stored.version, stored.rules, stored.on_error)
+        self.compilations += 1
+        self._remember(key, ruleset)
+        return ruleset
+
+    def _cached(self, key: CacheKey) -> RuleSet | None:
+        with self._lock:
+            ruleset = self._cache.get(key)
+            if ruleset is not None:
+                self._cache.move_to_end(key)
+            return ruleset
+
+    def _remember(self, key: CacheKey, ruleset: RuleSet) -> None:
+        with self._lock:
+            self._cache[key] = ruleset
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._cache)
