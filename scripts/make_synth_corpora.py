@@ -2,7 +2,7 @@
 
 Run from the repository root:
     .venv/bin/pip install faker
-    .venv/bin/python src/shieldx/camouflage/synth/data/make_corpora.py
+    .venv/bin/python scripts/make_synth_corpora.py
 The output is deterministic for a given Faker version (seeded); the files are committed.
 """
 
@@ -13,10 +13,10 @@ import re
 import unicodedata
 from pathlib import Path
 
-from faker import Faker
+from faker import Faker  # type: ignore[import-not-found,unused-ignore]
 
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "sv_SE", "pt_BR")
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent.parent / "src" / "shieldx" / "camouflage" / "synth" / "data"
 NAME_RE = re.compile(r"[a-z][a-z'-]*[a-z]")
 USERNAME_RE = re.compile(r"[a-z][a-z0-9._-]*[a-z0-9]")
 MERCHANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 &',.-]*[A-Za-z0-9.]")
