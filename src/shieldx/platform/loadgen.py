@@ -143,7 +143,8 @@ def _run_wrk(
     text = proc.stdout
     if proc.returncode != 0 or "Requests/sec" not in text:
         raise LoadGenError(f"wrk failed: {proc.stderr.strip() or text.strip()}")
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", text, re.MULTILINE))
+    # wrk pads some values with a trailing space (seen when p99 reaches seconds).
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", text, re.MULTILINE))
     requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     errors = 0
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
