@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 import jwt
 import pytest
+
+from shieldx.platform.honeytokens import USED_TOPIC
 
 from .conftest import ISSUER, Locator
 
@@ -223,3 +227,25 @@ def test_metrics_count_issuance_introspection_revocation_and_signing(loc: Locato
     assert "locator_revocations_total 1.0" in text
     assert "locator_signing_duration_seconds_count 1.0" in text
     assert 'locator_token_rejections_total{reason="malformed"} 1.0' in text
+
+
+def test_a_planted_token_is_inactive_and_reported_to_the_honeytoken_registry(
+    loc: Locator,
+) -> None:
+    planted = (
+        "eyJhbGciOiJFZERTQSIsImtpZCI6ImRlY295IiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJhZG1pbiJ9.c2ln"
+    )
+    token_id = loc.ctx.honeytokens.plant(token=planted, kind="jwt", session_id="sess-42")
+    heard: list[Mapping[str, Any]] = []
+    done = threading.Event()
+
+    def on_use(_topic: str, payload: Mapping[str, Any]) -> None:
+        heard.append(payload)
+        done.set()
+
+    loc.ctx.bus.subscribe(USED_TOPIC, on_use)
+    assert loc.introspect(planted) == {"active": False}
+    assert done.wait(timeout=10)
+    assert heard[0]["token_id"] == token_id
+    assert heard[0]["session_id"] == "sess-42"
+    assert heard[0]["location"] == "locator.introspect"

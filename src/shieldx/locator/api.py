@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry
 
-from shieldx.locator.domain import InvalidTokenRequest, discovery_document
+from shieldx.locator.domain import INACTIVE_BODY, InvalidTokenRequest, discovery_document
 from shieldx.locator.exchange import ExchangeError, TokenExchange, parse_request
 from shieldx.locator.forms import read_params, required
 from shieldx.locator.metrics import LocatorMetrics
@@ -146,6 +146,13 @@ def build_component(
         body = service.introspect(
             token, audience=params.get("audience") or None, tenant_scope=caller.tenant
         )
+        if body is INACTIVE_BODY:
+            # A refused token may be one the decoys planted: the registry checks it off the
+            # request path, and the answer stays exactly {"active": false}.
+            client = request.client
+            ctx.honeytokens.report(
+                token, location="locator.introspect", source=client.host if client else ""
+            )
         return Response(body, media_type=JSON)
 
     router.add_route("/introspect", introspect, methods=["POST"])
