@@ -14,10 +14,10 @@ package), never runs or evaluates what it receives and never opens outbound conn
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .dialects import Dialect, build_dialect
-from .dialects.base import Timeouts
+from .dialects.base import HeadLimits, Timeouts
 from .exchanges import DecoyStats, DynamicContentProvider, ExchangeObserver
 from .httpdate import HttpDateClock
 from .protocol import DecoyProtocol
@@ -32,7 +32,9 @@ class DecoyOptions:
     (longest prefix wins); ``server_name`` is the name the server calls itself when a request
     has no Host (Apache's ServerName); ``public_port`` is the port its pages claim (when the
     decoy sits behind a port mapping); ``max_dynamic_delay`` caps a provider's tarpit delay;
-    ``max_connections`` closes connections beyond it at once.
+    ``max_connections`` closes connections beyond it at once; the ``max_*`` caps tighten
+    the template's own limits (request line, header line, header count, body), never loosen
+    them (None keeps the mimicked server's value).
     """
 
     observer: ExchangeObserver | None = None
@@ -48,6 +50,10 @@ class DecoyOptions:
     max_dynamic_delay: float = 30.0
     max_connections: int = 4096
     backlog: int = 1024
+    max_request_line: int | None = None
+    max_header_line: int | None = None
+    max_header_count: int | None = None
+    max_body: int | None = None
     clock: HttpDateClock = field(default_factory=HttpDateClock)
 
 
@@ -83,6 +89,23 @@ class DecoySite:
 
 def _pick(override: float | None, default: float) -> float:
     return default if override is None else override
+
+
+def _cap(current: int, wanted: int | None) -> int:
+    if wanted is None:
+        return current
+    return wanted if current == 0 else min(current, wanted)
+
+
+def tightened(limits: HeadLimits, options: DecoyOptions) -> HeadLimits:
+    """The template's limits with the options' caps applied (0 in a template means none)."""
+    return replace(
+        limits,
+        request_line=_cap(limits.request_line, options.max_request_line),
+        header_line=_cap(limits.header_line, options.max_header_line),
+        header_count=_cap(limits.header_count, options.max_header_count),
+        body=_cap(limits.body, options.max_body),
+    )
 
 
 class DecoyServer:
@@ -130,6 +153,7 @@ class DecoyServer:
             server_name=self.options.server_name,
             port=self.options.public_port or self.port,
         )
+        dialect.limits = tightened(dialect.limits, self.options)
         self.site = DecoySite(self.name, self.template, dialect, self.options)
         site_box.append(self.site)
         self._server = server

@@ -1,0 +1,180 @@
+"""`shieldx synth …`, `shieldx camouflage …` and `shieldx bench camouflage` (heavy imports inside)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+synth_app = typer.Typer(
+    help="Synthetic users, transactions and network flows (seeded), and their realism score.",
+    no_args_is_help=True,
+)
+camouflage_app = typer.Typer(help="Decoy templates and previews.", no_args_is_help=True)
+
+CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many records.", min=1)]
+SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="The seed (same seed, same output).")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output file [default: stdout].")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _generate(kind: str, count: int, seed: int, fmt: str, out: Path | None) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from shieldx.camouflage.synth import FORMATS, write_synth
+
+    if fmt not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    # The bar goes to stderr so that stdout carries only the records.
+    with Progress(*columns, console=Console(stderr=True), transient=out is None) as progress:
+        task = progress.add_task(f"{kind}", total=count)
+        written = write_synth(
+            kind,
+            seed=seed,
+            count=count,
+            fmt=fmt,
+            path=out,
+            progress=lambda n: progress.advance(task, n),
+        )
+    if out is not None:
+        print(f"wrote {written} {kind} records to {out}", file=sys.stderr)
+
+
+_KINDS = {
+    "users": "Users: Markov usernames, emails, age ~ Normal(35, 15), logins, devices.",
+    "transactions": "Transactions: Pareto amounts, Markov merchants, types, fraud scores, places.",
+    "traffic": "Network flows: TCP 70% / UDP 25% / ICMP 5%, weighted ports, LogNormal bytes.",
+}
+
+
+def _kind_command(kind: str, summary: str) -> Callable[..., None]:
+    def command(
+        count: CountOpt = 1000, seed: SeedOpt = 0, fmt: FormatOpt = "jsonl", out: OutOpt = None
+    ) -> None:
+        _generate(kind, count, seed, fmt, out)
+
+    command.__doc__ = summary
+    return command
+
+
+for _kind, _summary in _KINDS.items():
+    synth_app.command(_kind)(_kind_command(_kind, _summary))
+
+
+@synth_app.command("quality")
+def synth_quality(
+    kind: Annotated[str, typer.Option("--kind", "-k", help="users, transactions or traffic.")],
+    count: CountOpt = 10_000,
+    seed: SeedOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """The realism score: KSComplement / TVComplement per column against the targets."""
+    import orjson
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from shieldx.camouflage.synth import Kind, score_quality
+
+    try:
+        Kind.parse(kind)
+    except ValueError as exc:
+        _fail(str(exc))
+    with Progress(console=Console(stderr=True), transient=True, disable=json_out) as progress:
+        task = progress.add_task(f"generating {kind}", total=count)
+        report = score_quality(
+            kind, count=count, seed=seed, progress=lambda n: progress.advance(task, n)
+        )
+    if json_out:
+        print(orjson.dumps(report.to_dict()).decode())
+        return
+    table = Table("column", "metric", "score", "against", title=f"{kind}: {count} records")
+    for column in report.columns:
+        table.add_row(column.column, column.metric, f"{column.score:.4f}", column.reference)
+    console = Console()
+    console.print(table)
+    console.print(f"overall realism score: [bold]{report.overall:.4f}[/]")
+
+
+@camouflage_app.command("templates")
+def camouflage_templates(json_out: JsonOpt = False) -> None:
+    """List the bundled decoy templates."""
+    import orjson
+
+    from shieldx.camouflage.management import templates
+
+    rows = templates()
+    if json_out:
+        print(orjson.dumps(rows).decode())
+        return
+    for row in rows:
+        print(f"{row['name']:<24} {row['server']} {row['version']}: {row['description']}")
+
+
+@camouflage_app.command("preview")
+def camouflage_preview(
+    template: Annotated[str, typer.Argument(help="A bundled template name.")],
+    path: Annotated[str, typer.Argument(help="The request path, e.g. /missing.")] = "/",
+    method: Annotated[str, typer.Option(help="The request method.")] = "GET",
+) -> None:
+    """Print what a template answers to METHOD PATH (status line, headers, body)."""
+    from shieldx.camouflage.decoys import UnknownTemplateError, render
+
+    try:
+        response = render(template, method, path)
+    except UnknownTemplateError as exc:
+        _fail(str(exc.args[0]))
+    print(f"{response.status} {response.reason}")
+    for name, value in response.headers:
+        print(f"{name}: {value}")
+    print()
+    sys.stdout.buffer.write(response.body)
+    sys.stdout.flush()
+
+
+def bench_camouflage(
+    duration: Annotated[float, typer.Option(help="Seconds of measured load.", min=1)] = 10.0,
+    connections: Annotated[int, typer.Option(help="Concurrent connections.", min=1)] = 100,
+    threads: Annotated[int, typer.Option(help="Load-generator threads.", min=1)] = 1,
+    template: Annotated[str, typer.Option(help="The decoy's template.")] = "nginx-1.22.1-debian",
+    min_requests: Annotated[
+        int, typer.Option(help="Keep loading until this many requests (for the memory check).")
+    ] = 100_000,
+    json_out: JsonOpt = False,
+) -> None:
+    """A real decoy with recording on under wrk: rps, p99, recorded events, memory; JSON."""
+    from shieldx.camouflage.bench import camouflage_bench, print_report
+    from shieldx.platform.loadgen import LoadGenError
+
+    try:
+        report = camouflage_bench(
+            duration=duration,
+            connections=connections,
+            threads=threads,
+            template=template,
+            min_requests=min_requests,
+            quiet=json_out,
+        )
+    except LoadGenError as exc:
+        _fail(str(exc), code=1)
+    print_report(report, as_json=json_out)
+
+
+COMMANDS = [("synth", synth_app), ("camouflage", camouflage_app)]
+BENCH = bench_camouflage

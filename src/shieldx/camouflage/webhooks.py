@@ -1,0 +1,141 @@
+"""Signed webhook deliveries of selected events, to allow-listed URLs only.
+
+Deliveries leave from the management side (a task of the service, never a decoy), only to the
+URLs in ``camouflage.webhook.urls`` and never to a redirect target. Each POST carries a JSON
+body ``{"events": [...]}`` and two headers:
+
+    X-ShieldX-Timestamp: <unix seconds>
+    X-ShieldX-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
+
+A receiver recomputes the HMAC over the raw body and rejects old timestamps (replays).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import orjson
+import structlog
+
+from shieldx import __version__
+
+log = structlog.get_logger("shieldx.camouflage")
+SIGNATURE_HEADER = "X-ShieldX-Signature"
+TIMESTAMP_HEADER = "X-ShieldX-Timestamp"
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """The signature header value for BODY sent at TIMESTAMP."""
+    mac = hmac.new(secret, timestamp.encode("ascii") + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
+    """Whether SIGNATURE is the signature of BODY at TIMESTAMP (constant-time)."""
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+class WebhookSender:
+    """Batches events from a bounded queue and POSTs them to every configured URL."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        secret: bytes,
+        *,
+        timeout_s: float,
+        max_queue: int,
+        batch_size: int,
+        retries: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.urls = tuple(urls)
+        self._secret = secret
+        self.timeout_s = timeout_s
+        self.batch_size = batch_size
+        self.retries = retries
+        self._transport = transport
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(max_queue)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self.delivered = 0
+        self.failed = 0
+        self.dropped = 0
+
+    def offer(self, events: list[dict[str, Any]]) -> None:
+        """Queue EVENTS for delivery; callable from any thread (the writer's)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.dropped += len(events)
+            return
+        loop.call_soon_threadsafe(self._enqueue, events)
+
+    def _enqueue(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            try:
+                self._queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self.dropped += 1
+
+    async def start(self) -> None:
+        """Start the delivery task on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._client = httpx.AsyncClient(
+            timeout=self.timeout_s, follow_redirects=False, transport=self._transport
+        )
+        self._task = asyncio.create_task(self._run(), name="camouflage-webhook")
+
+    async def stop(self, drain_s: float = 5.0) -> None:
+        """Deliver what is queued (for up to DRAIN_S), then stop."""
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), drain_s)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None:
+            await self._client.aclose()
+        self._loop = None
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            body = orjson.dumps({"events": batch})
+            for url in self.urls:
+                await self._deliver(url, body, len(batch))
+            for _ in batch:
+                self._queue.task_done()
+
+    async def _deliver(self, url: str, body: bytes, count: int) -> None:
+        assert self._client is not None
+        for attempt in range(self.retries + 1):
+            timestamp = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": f"shieldx-camouflage/{__version__}",
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: sign(self._secret, timestamp, body),
+            }
+            try:
+                response = await self._client.post(url, content=body, headers=headers)
+                if 200 <= response.status_code < 300:
+                    self.delivered += count
+                    return
+                error = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                error = type(exc).__name__
+            if attempt < self.retries:
+                await asyncio.sleep(min(0.25 * 2**attempt, 5.0))
+        self.failed += count
+        log.warning("camouflage.webhook_failed", url=url, events=count, error=error)
