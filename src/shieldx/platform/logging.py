@@ -25,11 +25,28 @@ _SECRET_VALUES = re.compile(
 REDACTED = "[redacted]"
 
 
+_secret_key_memo: dict[str, bool] = {}
+
+
+def _is_secret_key(key: str) -> bool:
+    # Field names repeat endlessly (every access-log line has the same ones): remember the
+    # verdict instead of running the regex per line. Bounded, so odd names cannot grow it.
+    verdict = _secret_key_memo.get(key)
+    if verdict is None:
+        verdict = _SECRET_KEYS.search(key) is not None
+        if len(_secret_key_memo) < 4096:
+            _secret_key_memo[key] = verdict
+    return verdict
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _SECRET_VALUES.sub(REDACTED, value)
+        # The substring tests are a cheap pre-filter; the regex runs only on candidates.
+        if "shx_" in value or "eyJ" in value:
+            return _SECRET_VALUES.sub(REDACTED, value)
+        return value
     if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEYS.search(str(k)) else _scrub(v) for k, v in value.items()}
+        return {k: REDACTED if _is_secret_key(str(k)) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     return value
@@ -39,11 +56,11 @@ def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: mask secret-named fields and key/token-shaped values."""
-    for key in list(event_dict):
-        if _SECRET_KEYS.search(key):
+    for key, value in event_dict.items():
+        if _is_secret_key(key):
             event_dict[key] = REDACTED
-        else:
-            event_dict[key] = _scrub(event_dict[key])
+        elif not isinstance(value, int | float | bool | None):
+            event_dict[key] = _scrub(value)
     return event_dict
 
 
