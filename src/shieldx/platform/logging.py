@@ -87,7 +87,9 @@ def configure_logging(settings: LoggingSettings) -> None:
         if json_output
         else structlog.PrintLoggerFactory(sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        cache_logger_on_first_use=True,
+        # Not cached: a cached module-level logger would keep the first configuration's level
+        # and stream forever (measured: no difference in the cost of a line).
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
