@@ -10,10 +10,35 @@ from pydantic import Field
 from shieldx.platform.settings_types import Duration, Port, Section
 
 
+class WebhookSettings(Section):
+    """Delivery of low-balance alerts to the accounts' webhooks (HMAC-SHA256 signed)."""
+
+    timeout: Duration = timedelta(seconds=5)
+    max_attempts: int = Field(8, ge=1, le=100)
+    backoff: Duration = timedelta(seconds=1)
+    max_backoff: Duration = timedelta(minutes=10)
+    # Off by default: a tenant could otherwise make the server call its own network.
+    allow_private_targets: bool = False
+
+
 class CreditsSettings(Section):
-    """The credits service (:5004)."""
+    """The credits service (:5004): group commit, idempotency, holds, sweeping, alerts."""
 
     port: Port = 5004
+    max_batch: int = Field(1024, ge=1, le=65_536)
+    pipeline_depth: int = Field(2, ge=1, le=8)
+    queue_limit: int = Field(100_000, ge=1, le=10_000_000)
+    account_cache_size: int = Field(100_000, ge=100, le=10_000_000)
+    idempotency_cache_size: int = Field(100_000, ge=100, le=10_000_000)
+    commit_retries: int = Field(5, ge=0, le=100)
+    idempotency_retention: Duration = timedelta(hours=24)
+    sweep_interval: Duration = timedelta(seconds=1)
+    max_hold_ttl: Duration = timedelta(days=7)
+    max_batch_operations: int = Field(100, ge=1, le=1000)
+    max_page_size: int = Field(1000, ge=1, le=100_000)
+    read_your_writes_timeout: Duration = timedelta(seconds=2)
+    balance_gauge_tenants: int = Field(100, ge=0, le=10_000)
+    webhooks: WebhookSettings = WebhookSettings()
 
 
 class EventSourcingSettings(Section):

@@ -1,0 +1,154 @@
+"""`shieldx credits …` (rebuild-projections, verify, reseal) and `shieldx bench credits`.
+
+Import-light: the heavy modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+credits_app = typer.Typer(help="Credits ledger maintenance.", no_args_is_help=True)
+COMMANDS: list[tuple[str, typer.Typer]] = [("credits", credits_app)]
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file.", show_default=False)
+]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory.", show_default=False)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@credits_app.command("rebuild-projections")
+def rebuild_projections(
+    config: ConfigOpt = None, data_dir: DataDirOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Recompute balances, history and usage from the event store (one transaction)."""
+    import orjson
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from shieldx.cli import open_context
+    from shieldx.credits.projections import rebuild
+    from shieldx.credits.store import create_store
+
+    ctx = open_context(config, data_dir)
+    try:
+        store = create_store(ctx.db)
+        console = Console(stderr=True)
+        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
+            task = bar.add_task("replaying events", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = rebuild(store, progress=progress)
+        rate = report.events / report.seconds if report.seconds else 0.0
+        summary = {
+            "events": report.events,
+            "accounts": report.accounts,
+            "history_rows": report.history_rows,
+            "usage_rows": report.usage_rows,
+            "seconds": round(report.seconds, 3),
+            "events_per_s": round(rate),
+        }
+        if json_out:
+            print(orjson.dumps(summary).decode())
+        else:
+            console.print(
+                f"rebuilt {report.accounts} balances, {report.history_rows} history rows and "
+                f"{report.usage_rows} usage rows from {report.events} events in "
+                f"{report.seconds:.2f} s ({rate:,.0f} events/s)"
+            )
+    finally:
+        ctx.close()
+
+
+@credits_app.command("verify")
+def verify(
+    from_position: Annotated[
+        int | None, typer.Option("--from", min=1, help="First position.")
+    ] = None,
+    to_position: Annotated[int | None, typer.Option("--to", min=1, help="Last position.")] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recompute the hash chain; exit 1 and name the first bad position if it is broken."""
+    import orjson
+
+    from shieldx.cli import open_context
+    from shieldx.credits.audit import verify as verify_chain
+    from shieldx.credits.store import create_store
+
+    ctx = open_context(config, data_dir)
+    try:
+        result = verify_chain(
+            create_store(ctx.db), from_position=from_position, to_position=to_position
+        )
+    finally:
+        ctx.close()
+    if json_out:
+        print(orjson.dumps(result.as_dict()).decode())
+    elif result.ok:
+        print(f"ok: {result.verified_events} events, head {result.head_hash}")
+    else:
+        print(f"BROKEN at position {result.first_bad_position}: {result.reason}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@credits_app.command("reseal")
+def reseal(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Re-encrypt payment details and webhook secrets with the active key (after a rotation)."""
+    from shieldx.cli import open_context
+    from shieldx.credits.keys import reseal_all
+
+    ctx = open_context(config, data_dir)
+    try:
+        counts = reseal_all(ctx.db, ctx.keyring)
+    finally:
+        ctx.close()
+    print(
+        f"resealed {counts['payments']} payment record(s) and {counts['secrets']} webhook "
+        f"secret(s) with key {ctx.keyring.active_id}"
+    )
+
+
+def bench_credits(
+    backend: Annotated[str, typer.Option(help="sqlite or postgres.")] = "sqlite",
+    http: Annotated[bool, typer.Option("--http", help="Over HTTP with wrk/hey.")] = False,
+    accounts: Annotated[int, typer.Option(help="Accounts.", min=1)] = 10_000,
+    concurrency: Annotated[int, typer.Option(help="Concurrent callers.", min=1)] = 256,
+    duration: Annotated[float, typer.Option(help="Seconds of load.", min=1)] = 10.0,
+    connections: Annotated[int, typer.Option(help="HTTP connections (--http).", min=1)] = 100,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL server to create a scratch database on (--backend postgres)."
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Group-commit throughput, latency and replay speed of the ledger; prints JSON."""
+    from shieldx.credits.bench import run_bench
+
+    if backend not in ("sqlite", "postgres"):
+        raise typer.BadParameter("--backend must be sqlite or postgres")
+    run_bench(
+        backend=backend,
+        http=http,
+        accounts=accounts,
+        concurrency=concurrency,
+        duration=duration,
+        connections=connections,
+        database_url=database_url,
+        quiet=json_out,
+    )
+
+
+BENCH = bench_credits

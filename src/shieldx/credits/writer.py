@@ -1,0 +1,395 @@
+"""Group commit: one writer per database applies queued commands in memory and commits them together.
+
+Callers enqueue work and await a future. The writer task takes everything queued, loads
+what it lacks (accounts, command-log entries) in a thread, applies the commands in order
+against cached aggregates, and hands the batch's rows to a commit thread that writes them
+in ONE transaction. While a batch commits, the next one is applied (a pipeline of depth
+`pipeline_depth`); each caller is answered only after its batch - and every batch before
+it - is durable. When a commit fails, every later batch is refused by the commit thread,
+the accounts those batches touched are dropped and the submissions are applied again from
+the database, so memory never runs ahead of what was committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+import anyio.to_thread
+import orjson
+import structlog
+
+from shieldx.credits.accounts import rebuild_account
+from shieldx.credits.cache import LedgerCache
+from shieldx.credits.committer import CommitThread
+from shieldx.credits.domain import Account
+from shieldx.credits.errors import HoldNotFound, LedgerError
+from shieldx.credits.events import Event
+from shieldx.credits.ids import now_us
+from shieldx.credits.plans import PlanBuilder
+from shieldx.credits.records import (
+    AccountKey,
+    StoreConflict,
+)
+from shieldx.credits.store import EventStore
+from shieldx.credits.submissions import (
+    Accepted,
+    Batch,
+    CommandEntry,
+    IdempotencyMismatch,
+    Submission,
+    Work,
+    WriterStats,
+    WriterUnavailable,
+)
+
+log = structlog.get_logger("shieldx.credits")
+Answer = tuple[str, int, str]  # request hash, status, body of a committed answer
+_MIN_COHORT = 32
+
+
+class GroupCommitWriter:
+    """The single writer of one database in this process (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        snapshot_interval: int,
+        max_batch: int = 1024,
+        pipeline_depth: int = 2,
+        cache_size: int = 100_000,
+        command_cache_size: int = 100_000,
+        queue_limit: int = 100_000,
+        max_retries: int = 5,
+        clock: Callable[[], int] = now_us,
+        seal: Callable[[str, bytes], str] = lambda tenant, body: body.decode(),
+        unseal: Callable[[str, str], bytes] = lambda tenant, stored: stored.encode(),
+    ) -> None:
+        self.store = store
+        self.snapshot_interval = snapshot_interval
+        self.max_batch = max_batch
+        self.depth = pipeline_depth
+        self.cache_size = cache_size
+        self.command_cache_size = command_cache_size
+        self.queue_limit = queue_limit
+        self.max_retries = max_retries
+        self.clock = clock
+        self.seal = seal
+        self.unseal = unseal
+        self.stats = WriterStats()
+        self.cache = LedgerCache(cache_size)
+        # The cache's maps under their own names: the service reads holds and accounts.
+        self.accounts = self.cache.accounts
+        self.snapshot_versions = self.cache.snapshot_versions
+        self.holds = self.cache.holds
+        # Keys in flight (CommandEntry) and recent answers, oldest first. An answer is a plain
+        # (request_hash, status, body) tuple of atoms: the garbage collector stops tracking
+        # those, so full collections do not walk the hundred thousand kept in memory.
+        self.commands: OrderedDict[AccountKey, CommandEntry | Answer] = OrderedDict()
+        self._queue: deque[Submission] = deque()
+        self._inflight: deque[Batch] = deque()
+        self._retry: list[Submission] = []
+        self._dirty: set[AccountKey] = set()
+        self._resetting = False
+        self._epoch = 0
+        self._seq = 0
+        self._last_now = 0
+        self._need_head = False
+        self._last_error: BaseException | None = None
+        self.head_position = 0
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._thread: CommitThread | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Read the chain head and start the writer task and the commit thread."""
+        head = await anyio.to_thread.run_sync(self.store.head)
+        self.head_position = head[0]
+        loop = asyncio.get_running_loop()
+        self._thread = CommitThread(self.store, head, loop, self._committed)
+        self._thread.start()
+        self._task = asyncio.create_task(self._run(), name="credits-writer")
+
+    async def stop(self) -> None:
+        """Finish what is queued and in flight, then stop the commit thread."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+        if self._thread is not None:
+            await anyio.to_thread.run_sync(self._thread.stop)
+
+    # ------------------------------------------------------------------ submitting
+    async def submit(
+        self,
+        work: Work,
+        *,
+        idempotency: AccountKey | None = None,
+        request_hash: str = "",
+        side_rows: Callable[[PlanBuilder], None] | None = None,
+    ) -> Accepted:
+        """Queue WORK and wait until it is committed (or refused, or answered from the log)."""
+        if self._stopping:
+            raise WriterUnavailable("the credits writer is shutting down")
+        if len(self._queue) >= self.queue_limit:
+            raise WriterUnavailable("the credits writer queue is full; retry shortly")
+        loop = asyncio.get_running_loop()
+        if idempotency is not None:
+            entry = self.commands.get(idempotency)
+            if entry is not None:
+                return await self._duplicate(entry, request_hash)
+        future: asyncio.Future[Accepted] = loop.create_future()
+        submission = Submission(work, future, idempotency, request_hash, side_rows=side_rows)
+        if idempotency is not None:
+            self.commands[idempotency] = CommandEntry(request_hash, future)
+        self._queue.append(submission)
+        self._wakeup.set()
+        return await future
+
+    async def _duplicate(self, entry: CommandEntry | Answer, request_hash: str) -> Accepted:
+        if isinstance(entry, tuple):
+            if entry[0] != request_hash:
+                raise IdempotencyMismatch("this Idempotency-Key was used with a different request")
+            return Accepted(entry[1], entry[2].encode(), replayed=True)
+        if entry.request_hash != request_hash:
+            raise IdempotencyMismatch("this Idempotency-Key was used with a different request")
+        original = await asyncio.shield(entry.future)
+        return Accepted(original.status, original.body, replayed=True)
+
+    @property
+    def queue_depth(self) -> int:
+        """Submissions waiting to be applied."""
+        return len(self._queue)
+
+    # ------------------------------------------------------------------ the loop
+    async def _run(self) -> None:
+        while True:
+            if self._resetting or not self._queue or len(self._inflight) >= self.depth:
+                if self._stopping and not self._queue and not self._inflight:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            take = len(self._queue)
+            if not self._inflight and self.depth > 1 and take >= 2 * _MIN_COHORT:
+                # Split a closed loop of callers into cohorts: one is applied while the
+                # other commits, instead of everyone waiting for one big commit.
+                take = (take + 1) // 2
+            items = [self._queue.popleft() for _ in range(min(self.max_batch, take))]
+            try:
+                if self._need_head:
+                    head = await anyio.to_thread.run_sync(self.store.head)
+                    assert self._thread is not None
+                    self._thread.reset(self._epoch, head)
+                    self._need_head = False
+                await self._prefetch(items)
+            except Exception as exc:
+                log.warning("credits.prefetch_failed", error=str(exc))
+                self._fail(items, WriterUnavailable(f"the database is unavailable: {exc}"))
+                continue
+            if self._resetting or any(k not in self.accounts for s in items for k in s.work.keys):
+                self._queue.extendleft(reversed(items))  # reset meanwhile, or evicted: again
+                continue
+            batch = self._apply(items)
+            self._inflight.append(batch)
+            assert self._thread is not None
+            self._thread.submit(batch)
+
+    async def _prefetch(self, items: list[Submission]) -> None:
+        # Idempotency keys are assumed new on a first attempt: the command log's primary key
+        # refuses a key that is already there, the batch is retried, and retries (like
+        # requests whose account must be loaded anyway) look their keys up first. So the
+        # common case - warm accounts, fresh keys - needs no database round trip here.
+        accounts = self.accounts
+        missing = {k for s in items for k in s.work.keys if k not in accounts}
+        unchecked = [
+            s.idem
+            for s in items
+            if s.idem is not None
+            and not s.checked
+            and (s.retries or s.refused_unchecked or any(k in missing for k in s.work.keys))
+        ]
+        if not missing and not unchecked:
+            return
+        loads, stored = await anyio.to_thread.run_sync(
+            lambda: (
+                self.store.load_streams(missing) if missing else {},
+                self.store.find_commands(unchecked) if unchecked else {},
+            )
+        )
+        if self._resetting:
+            return
+        for key, load in loads.items():
+            if key not in self.accounts:
+                self.accounts[key] = rebuild_account(key, load)
+                self.snapshot_versions[key] = load.snapshot_version
+        looked_up = set(unchecked)
+        for s in items:
+            if s.idem not in looked_up:
+                continue
+            s.checked = True
+            if s.idem not in stored:
+                continue
+            found = stored[s.idem]
+            if found.request_hash != s.request_hash:
+                s.outcome = IdempotencyMismatch(
+                    "this Idempotency-Key was used with a different request"
+                )
+            else:
+                body = self.unseal(s.idem[0], found.response)
+                s.outcome = Accepted(found.status, body, replayed=True)
+                # Duplicates already waiting hold the in-flight entry and get this outcome too.
+                self.commands[s.idem] = (found.request_hash, found.status, body.decode())
+
+    def _apply(self, items: list[Submission]) -> Batch:
+        now = max(self.clock(), self._last_now)
+        self._last_now = now
+        self._seq += 1
+        builder = PlanBuilder(now, self.snapshot_interval, self.snapshot_versions)
+        poisoned = False
+        accounts = self.accounts  # every key of every item is cached (see _run)
+        deferred: list[Submission] = []
+        for s in items:
+            if s.outcome is not None:
+                continue
+            try:
+                changes = s.work.decide(accounts, now)
+            except LedgerError as exc:
+                if s.idem is not None and not s.checked:
+                    # A refusal writes nothing, so the command log cannot object to a key
+                    # that was already answered: look it up before refusing.
+                    s.refused_unchecked = True
+                    deferred.append(s)
+                    continue
+                s.outcome = self.cache.resolved_hold(exc) if isinstance(exc, HoldNotFound) else exc
+                continue
+            try:
+                self._record(s, changes, builder)
+            except Exception as exc:
+                # The cached state may be half-changed: commit nothing of this batch, reload.
+                log.exception("credits.apply_failed", op=s.work.op)
+                s.outcome = exc
+                poisoned = True
+        if len(accounts) > self.cache_size // 2:  # LRU order matters only near the limit
+            for s in items:
+                for key in s.work.keys:
+                    accounts.move_to_end(key)
+        if deferred:
+            self._queue.extendleft(reversed(deferred))
+            items = [s for s in items if not s.refused_unchecked or s.checked]
+        return Batch(self._seq, self._epoch, items, builder.finish(), poisoned=poisoned)
+
+    def _record(
+        self, s: Submission, changes: list[tuple[Account, list[Event]]], builder: PlanBuilder
+    ) -> None:
+        key = s.idem[1] if s.idem is not None else None
+        for account, events in changes:
+            for event in events:
+                account.apply(event)
+                self.cache.note_hold(account, event)
+            builder.add(account, events, key)
+            self.cache.pins[(account.tenant, account.account_id)] = self._seq
+        status, body = s.work.respond()
+        encoded = orjson.dumps(body)
+        if s.idem is not None:
+            stored = self.seal(s.idem[0], encoded) if s.work.sensitive else encoded.decode()
+            builder.command(s.idem[0], s.idem[1], s.request_hash, s.work.op, status, stored)
+        if s.side_rows is not None:
+            s.side_rows(builder)
+        s.outcome = Accepted(status, encoded)
+
+    # ------------------------------------------------------------------ completion
+    def _committed(self, batch: Batch) -> None:
+        """Runs on the event loop when the commit thread is done with BATCH."""
+        assert self._inflight and self._inflight[0] is batch
+        self._inflight.popleft()
+        result = batch.result
+        if isinstance(result, BaseException):
+            if isinstance(result, StoreConflict):
+                self.stats.conflicts += 1
+            self._retry.extend(batch.submissions)
+            self._dirty |= batch.plan.accounts
+            if batch.poisoned:  # a half-applied command may have touched any of its accounts
+                self._dirty.update(k for s in batch.submissions for k in s.work.keys)
+            if not self._resetting:
+                log.warning("credits.commit_failed", error=repr(result), batch=batch.seq)
+            self._resetting = True
+            self._last_error = result
+            if not self._inflight:
+                self._reset()
+            self._wakeup.set()
+            return
+        if result is not None:
+            self.head_position = result.head_position
+            self.cache.forget(result.foreign, unless_pinned=True)
+        self.cache.committed_seq = batch.seq
+        self.stats.batches += 1
+        self.stats.commands += len(batch.submissions)
+        self.stats.last_batch = len(batch.submissions)
+        for s in batch.submissions:
+            self._answer(s)
+        self._evict()
+        for observer in self.stats.observers:
+            observer(batch)
+        self._wakeup.set()
+
+    def _answer(self, s: Submission) -> None:
+        outcome = s.outcome
+        entry = self.commands.get(s.idem) if s.idem is not None else None
+        if isinstance(outcome, Accepted):
+            if entry is not None and s.idem is not None and not outcome.replayed:
+                self.commands[s.idem] = (s.request_hash, outcome.status, outcome.body.decode())
+                self.commands.move_to_end(s.idem)
+            if not s.future.done():
+                s.future.set_result(outcome)
+            return
+        if isinstance(entry, CommandEntry) and s.idem is not None:
+            # Refusals are not recorded: the same key may be retried (and succeed later).
+            del self.commands[s.idem]
+        if not s.future.done():
+            s.future.set_exception(outcome or WriterUnavailable("no outcome"))
+
+    def _reset(self) -> None:
+        """After a failed commit: forget what the failed batches changed, apply them again."""
+        error = self._last_error
+        self.cache.forget(self._dirty)  # the rest of the cache still equals the database
+        self._dirty = set()
+        self.holds.clear()
+        self._epoch += 1
+        self._need_head = True
+        retry, self._retry = self._retry, []
+        again: list[Submission] = []
+        for s in retry:
+            outcome = s.outcome
+            redo = outcome is None or isinstance(outcome, LedgerError)
+            redo = redo or (isinstance(outcome, Accepted) and not outcome.replayed)
+            if not redo:
+                self._answer(s)  # answered from the command log, or an internal error
+                continue
+            s.retries += 1
+            if s.retries > self.max_retries:
+                s.outcome = WriterUnavailable(f"could not commit: {error}")
+                self._answer(s)
+                continue
+            s.outcome = None
+            s.checked = False
+            again.append(s)
+        self._queue.extendleft(reversed(again))
+        self._resetting = False
+
+    def _evict(self) -> None:
+        self.cache.evict()
+        while len(self.commands) > self.command_cache_size:
+            key, entry = next(iter(self.commands.items()))
+            if isinstance(entry, CommandEntry):
+                break
+            del self.commands[key]
+
+    def _fail(self, items: list[Submission], error: BaseException) -> None:
+        for s in items:
+            s.outcome = error
+            self._answer(s)
