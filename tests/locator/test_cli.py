@@ -42,10 +42,11 @@ def test_rotate_list_retire(tmp_path: Path) -> None:
     assert keys[0]["retire_at"] is not None
     assert "private" not in first.stdout + second.stdout + json.dumps(keys)
 
-    active = shieldx("locator", "keys", "retire", new, data_dir=tmp_path)
+    # A thumbprint can start with '-': "--" ends the options, as for any command line.
+    active = shieldx("locator", "keys", "retire", "--", new, data_dir=tmp_path)
     assert active.returncode == 1
     assert "rotate first" in active.stderr
-    retired = shieldx("locator", "keys", "retire", old, data_dir=tmp_path)
+    retired = shieldx("locator", "keys", "retire", "--", old, data_dir=tmp_path)
     assert retired.returncode == 0, retired.stderr
     assert [k["status"] for k in _keys(tmp_path)] == ["retired", "active"]
     unknown = shieldx("locator", "keys", "retire", "nope", data_dir=tmp_path)
