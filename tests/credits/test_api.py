@@ -268,7 +268,7 @@ def test_time_travel_equals_a_replay_of_the_events(ctx_on_backend: PlatformConte
             ).all()
         replay = Account("tenant-a", "acct-1")
         for row in rows:
-            replay.apply(decode(row.type, row.amount, row.data))
+            replay.apply(decode(row.type, row.amount, row.reason, row.tx, row.data))
             past = api.get("/credits/balance/acct-1", as_of=row.position).json()
             assert (past["balance"], past["held"], past["version"]) == (
                 replay.balance,

@@ -32,7 +32,11 @@ ACCOUNTS = [f"acct-{n}" for n in range(16)]
 Acked = list[tuple[str, str, dict[str, Any], dict[str, Any]]]  # key, path, body, answer
 
 
-async def _load(base: str, token: str, pid: int, kill_after: int) -> Acked:
+class _Enough(Exception):
+    """Enough requests were acknowledged after the kill."""
+
+
+async def _load(base: str, token: str, pid: int, kill_after: int, *, stop_after: int = 0) -> Acked:
     url = urlsplit(base)
     acked: Acked = []
     killed = asyncio.Event()
@@ -40,13 +44,16 @@ async def _load(base: str, token: str, pid: int, kill_after: int) -> Acked:
     async def send(conn: RawConnection, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         key = new_id("k")
         status, answer = await conn.post(path, body, key)
-        assert status < 500, answer
+        # Only the requests in flight when the process died may fail, as unavailable.
+        assert status < 500 or (status == 503 and killed.is_set()), answer
         if status >= 300:
             return None
         acked.append((key, path, body, answer))
         if len(acked) == kill_after and not killed.is_set():
             os.kill(pid, signal.SIGKILL)
             killed.set()
+        if stop_after and len(acked) >= stop_after:
+            raise _Enough
         return answer
 
     async def client(seed: int) -> None:
@@ -80,6 +87,8 @@ async def _load(base: str, token: str, pid: int, kill_after: int) -> Acked:
                             "amount": 1,
                         }
                         await send(conn, "/credits/commit", commit)
+        except _Enough:
+            pass
         except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
             assert (
                 killed.is_set()
@@ -124,6 +133,44 @@ def test_sigkill_under_load_loses_nothing_acknowledged(backend_url: str, tmp_pat
     with spawn_server(args, data_dir=data_dir, admin_key=admin, env=env) as server:
         asyncio.run(_replay(server.urls["credits"], admin, acked))
 
+    _check_store(data_dir, backend_url, env, acked)
+
+
+def _commit_process(server_pid: int) -> int:
+    """The pid of the credits commit process, a child of SERVER_PID."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    for child in map(int, children):
+        if b"shieldx.credits.commitd" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return child
+    raise AssertionError(f"no commit process among {children}")
+
+
+def test_a_killed_commit_process_is_replaced_and_loses_nothing(
+    backend_url: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    admin = f"shx_crash_{secrets.token_urlsafe(24)}"
+    env = {
+        "SHIELDX_SECURITY_RATE_LIMIT_KEY_RATE": "1000000",
+        "SHIELDX_SECURITY_RATE_LIMIT_KEY_BURST": "10000000",
+        "SHIELDX_LOGGING_LEVEL": "warning",
+    }
+    if not backend_url.startswith("sqlite"):
+        env["SHIELDX_DATABASE_URL"] = backend_url
+    args = ["serve", "credits", "--port", str(free_port())]
+    with spawn_server(args, data_dir=data_dir, admin_key=admin, env=env) as server:
+        base = server.urls["credits"]
+        child = _commit_process(server.process.pid)
+        # The service keeps answering after the kill: 600 more acknowledgements must come.
+        acked = asyncio.run(_load(base, admin, child, kill_after=300, stop_after=900))
+        assert len(acked) >= 900
+        assert server.process.poll() is None
+        assert _commit_process(server.process.pid) != child
+        asyncio.run(_replay(base, admin, acked))
+    _check_store(data_dir, backend_url, env, acked)
+
+
+def _check_store(data_dir: Path, backend_url: str, env: dict[str, str], acked: Acked) -> None:
     settings = (
         settings_for_test(data_dir, database={"url": backend_url})
         if env.get("SHIELDX_DATABASE_URL")

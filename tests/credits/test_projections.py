@@ -67,27 +67,21 @@ def test_a_rebuild_equals_the_live_read_models(
     assert seen[-1][0] == seen[-1][1]
 
 
-def _raw_event(position: int, version: int, amount: int) -> tuple[object, ...]:
+def _raw_event(position: int, version: int, amount: int, balance: int) -> tuple[object, ...]:
+    """A purchase row as the writer stores it (BALANCE: the account after it)."""
     data = orjson.dumps(
-        {"grant": f"g{position}", "kind": "paid", "priority": 0, "expires_at": None, "tx": "tx"}
+        {"grant": f"g{position}", "kind": "paid", "priority": 0, "expires_at": None}
     ).decode()
-    return (
-        position,
-        "t",
-        "gap",
-        version,
-        "credits_purchased",
-        amount,
-        data,
-        1,
-        None,
-        chain.GENESIS,
-    )
+    prev = position - 1 if version > 1 else None
+    row = (position, "t", "gap", version, prev, "credits_purchased", amount, balance, 0, "", "tx",
+           data, 1, None)  # fmt: skip
+    return (*row, chain.link(chain.GENESIS, row))
 
 
 INSERT = (
-    "INSERT INTO event_store (position, tenant, account_id, version, type, amount, data, at_us,"
-    " idempotency_key, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "INSERT INTO event_store (position, tenant, account_id, version, prev, type, amount, balance,"
+    " held, reason, tx, data, at_us, idempotency_key, hash)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
 
@@ -104,8 +98,8 @@ def test_the_projector_waits_for_a_transaction_that_commits_out_of_order(
         runner = ProjectionRunner(create_store(ctx.db))
         dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(dsn) as first, psycopg.connect(dsn) as second:
-            first.execute(INSERT, _raw_event(1, 1, 10))  # open, not committed
-            second.execute(INSERT, _raw_event(2, 2, 5))
+            first.execute(INSERT, _raw_event(1, 1, 10, 10))  # open, not committed
+            second.execute(INSERT, _raw_event(2, 2, 5, 15))
             second.commit()
             assert runner.catch_up_once() == 0  # 2 is visible, 1 is not: wait
             assert runner.waiting_for == 1 and runner.position == 0
@@ -128,8 +122,8 @@ def test_the_projector_never_skips_a_missing_position(ctx_on_backend: PlatformCo
     runner = ProjectionRunner(store)
     statement = INSERT.replace("%s", "?") if ctx_on_backend.db.backend == "sqlite" else INSERT
     with store.writing() as cur:
-        cur.execute(statement, _raw_event(2, 2, 5))
+        cur.execute(statement, _raw_event(2, 2, 5, 15))
     assert runner.catch_up_once() == 0 and runner.waiting_for == 1
     with store.writing() as cur:
-        cur.execute(statement, _raw_event(1, 1, 10))
+        cur.execute(statement, _raw_event(1, 1, 10, 10))
     assert runner.catch_up_once() == 2

@@ -80,15 +80,17 @@ TAMPERING = {
     "insert": [
         "UPDATE event_store SET position = position + 1000 WHERE position >= 4",
         "UPDATE event_store SET position = position - 999 WHERE position >= 1004",
-        "INSERT INTO event_store (position, tenant, account_id, version, type, amount, data,"
-        " at_us, idempotency_key, hash) SELECT 4, tenant, account_id, 99, type, amount, data,"
-        " at_us, NULL, hash FROM event_store WHERE position = 3",
+        "INSERT INTO event_store (position, tenant, account_id, version, prev, type, amount,"
+        " balance, held, reason, tx, data, at_us, idempotency_key, hash) SELECT 4, tenant,"
+        " account_id, 99, prev, type, amount, balance, held, reason, tx, data, at_us, NULL, hash"
+        " FROM event_store WHERE position = 3",
     ],
     "truncate": ["DELETE FROM event_store WHERE position = 11"],
     "append": [
-        "INSERT INTO event_store (position, tenant, account_id, version, type, amount, data,"
-        " at_us, idempotency_key, hash) SELECT 12, tenant, account_id, 99, type, amount, data,"
-        " at_us, NULL, hash FROM event_store WHERE position = 11",
+        "INSERT INTO event_store (position, tenant, account_id, version, prev, type, amount,"
+        " balance, held, reason, tx, data, at_us, idempotency_key, hash) SELECT 12, tenant,"
+        " account_id, 99, prev, type, amount, balance, held, reason, tx, data, at_us, NULL, hash"
+        " FROM event_store WHERE position = 11",
     ],
 }
 EXPECTED_BAD = {"edit": 4, "delete": 4, "swap": 4, "insert": 4, "truncate": 11, "append": 12}

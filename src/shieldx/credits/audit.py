@@ -44,21 +44,21 @@ def verify(
     recorded_head = store.head()
     previous = chain.GENESIS
     if start > 1:
-        before = store.read_events(start - 2, 1, upto=start - 1, proof=True)
+        before = store.read_events(start - 2, 1, upto=start - 1)
         if not before or before[0][0] != start - 1:
             return _bad(0, previous, start - 1, start - 1, "the event before the range is missing")
-        previous = before[0][9]
+        previous = bytes(before[0][14])
     expected, count = start, 0
     after = start - 1
+    link = chain.link
     while True:
-        rows = store.read_events(after, chunk, upto=to_position, proof=True)
-        for position, tenant, account, version, type_, amount, data, at_us, key, digest in rows:
+        rows = store.read_events(after, chunk, upto=to_position)
+        for row in rows:
+            position = row[0]
             if position != expected:
                 return _bad(count, previous, expected - 1, expected, _missing(expected, position))
-            computed = chain.link(
-                previous, position, tenant, account, version, type_, amount, data, at_us, key
-            )
-            if computed != digest:
+            digest = bytes(row[14])
+            if link(previous, row[:14]) != digest:
                 return _bad(
                     count,
                     previous,
@@ -91,14 +91,14 @@ def verify(
                 head_position + 1,
                 f"events after the recorded chain head ({head_position}) were inserted",
             )
-        if previous != head_hash and last == head_position and count:
+        if previous.hex() != head_hash and last == head_position and count:
             return _bad(count, previous, last, last, "the last event differs from the chain head")
-    return Verification(True, count, previous, last)
+    return Verification(True, count, previous.hex(), last)
 
 
 def _missing(expected: int, found: int) -> str:
     return f"position {expected} is missing (the next stored event is {found}): deleted or moved"
 
 
-def _bad(count: int, head: str, last: int, position: int, reason: str) -> Verification:
-    return Verification(False, count, head, last, position, reason)
+def _bad(count: int, head: bytes, last: int, position: int, reason: str) -> Verification:
+    return Verification(False, count, head.hex(), last, position, reason)

@@ -25,8 +25,9 @@ import orjson
 
 from shieldx.credits.accounts import rebuild_account
 from shieldx.credits.domain import Account
-from shieldx.credits.projections import fold_balances, rebuild
+from shieldx.credits.projections import rebuild
 from shieldx.credits.records import AccountKey, StreamLoad
+from shieldx.credits.replay import fold_balances, read_for_fold, read_streams
 from shieldx.credits.service import CreditsService, Idempotency, fingerprint
 from shieldx.credits.store import EventStore, create_store
 from shieldx.platform import migrations
@@ -121,30 +122,27 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def measure_replay(store: EventStore) -> dict[str, Any]:
-    """Read every event back and fold it: into balances, and into full aggregates."""
-    rows: list[Any] = []
+    """Read every event back and fold it into balances (checking each recorded balance), and
+    into full account aggregates."""
     started = time.perf_counter()
-    after = 0
-    while True:
-        chunk = store.read_events(after, 200_000)
-        if not chunk:
-            break
-        rows.extend(chunk)
-        after = chunk[-1][0]
+    rows = read_for_fold(store)
     read_s = time.perf_counter() - started
-    folded: dict[AccountKey, list[int]] = {}
     started = time.perf_counter()
-    fold_balances(rows, folded)
+    folded = fold_balances(rows)
     fold_s = time.perf_counter() - started
     streams: dict[AccountKey, list[Any]] = {}
-    for _position, tenant, account_id, version, type_, amount, data, _ in rows:
-        streams.setdefault((tenant, account_id), []).append((version, type_, amount, data))
     started = time.perf_counter()
+    for tenant, account_id, version, type_, amount, reason, tx, data, balance, held in read_streams(
+        store
+    ):
+        streams.setdefault((tenant, account_id), []).append(
+            (version, type_, amount, reason, tx, data, balance, held)
+        )
     accounts: dict[AccountKey, Account] = {
         key: rebuild_account(key, StreamLoad(0, None, events)) for key, events in streams.items()
     }
     aggregate_s = time.perf_counter() - started
-    assert len(accounts) == len(streams)
+    assert len(accounts) == len(streams) == len(folded)
     events = len(rows)
     return {
         "events": events,

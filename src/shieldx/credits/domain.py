@@ -51,6 +51,8 @@ from shieldx.credits.events import (
 )
 from shieldx.credits.grants import Grant, Hold, allocate, release
 
+_NEVER = 2**63
+
 
 class Account:
     """One tenant's credit account: grants, holds, balance and the low-balance alert state."""
@@ -62,6 +64,7 @@ class Account:
         "held",
         "holds",
         "metadata",
+        "next_due",
         "opened",
         "tenant",
         "threshold",
@@ -83,6 +86,9 @@ class Account:
         self.threshold = 0
         self.threshold_armed = False
         self.webhook_url: str | None = None
+        # Earliest expiry of a hold or an unexpired grant (None: not computed since the last
+        # change): lets decide() skip the scan for due expiries, the common case.
+        self.next_due: int | None = None
 
     @property
     def available(self) -> int:
@@ -92,20 +98,53 @@ class Account:
     # ----------------------------------------------------------------- deciding
     def decide(self, command: Command, now: int) -> list[Event]:
         """The events COMMAND records at time NOW, due expiries first; raises a LedgerError."""
-        due, base = self._with_due(now)
-        if isinstance(command, CommitHold | CancelHold) and any(
-            isinstance(e, HoldExpired) and e.hold_id == command.hold_id for e in due
-        ):
-            raise HoldNotActive(command.hold_id, "expired")
-        events = due + base._decide(command, now)
+        next_due = self.next_due
+        if next_due is None:
+            next_due = self.next_due = self._earliest_expiry()
+        if now < next_due:  # nothing expires yet: the common case
+            due: list[Event] = []
+            base = self
+        else:
+            due, base = self._with_due(now)
+            if not due:
+                self.next_due = None  # what was due is gone (a spent grant): recompute later
+            if isinstance(command, CommitHold | CancelHold) and any(
+                isinstance(e, HoldExpired) and e.hold_id == command.hold_id for e in due
+            ):
+                raise HoldNotActive(command.hold_id, "expired")
+        events = base._decide(command, now)
+        if due:
+            events = due + events
         if not events:
             return events
-        available = self.available + sum(available_delta(e) for e in events)
+        available = self.balance - self.held
+        for event in events:
+            available += available_delta(event)
         if available < 0:  # the one place the invariant is enforced
             raise InsufficientCredits(available=base.available, requested=-available)
+        if self.threshold <= 0 and type(events[-1]) is not ThresholdSet and len(events) == 1:
+            return events  # no alert configured: no threshold events (the common case)
         return events + self._threshold_events(events, available)
 
+    def _earliest_expiry(self) -> int:
+        earliest = _NEVER
+        for hold in self.holds.values():
+            if hold.expires_at < earliest:
+                earliest = hold.expires_at
+        for grant in self.grants.values():
+            if not grant.expired and grant.expires_at is not None and grant.expires_at < earliest:
+                earliest = grant.expires_at
+        return earliest
+
     def _decide(self, command: Command, now: int) -> list[Event]:
+        kind = type(command)
+        if kind is Consume and self.opened:
+            assert isinstance(command, Consume)
+            check_amount(command.amount)
+            allocations = allocate(self.grants, command.amount, self.balance - self.held)
+            return [
+                CreditsConsumed(command.amount, allocations, command.reason, command.transaction_id)
+            ]
         if isinstance(command, Purchase):
             return self._purchase(command)
         if isinstance(command, OpenAccount):
@@ -116,12 +155,6 @@ class Account:
             return []  # the due events were computed by decide()
         if not self.opened:
             raise AccountNotFound(f"no account {self.account_id!r} in this tenant")
-        if isinstance(command, Consume):
-            check_amount(command.amount)
-            allocations = allocate(self.grants, command.amount, self.available)
-            return [
-                CreditsConsumed(command.amount, allocations, command.reason, command.transaction_id)
-            ]
         if isinstance(command, Reserve):
             return self._reserve(command, now)
         if isinstance(command, CommitHold | CancelHold):
@@ -234,7 +267,11 @@ class Account:
     # ----------------------------------------------------------------- applying
     def apply(self, event: Event) -> None:
         """Change state by one recorded event (the only mutation)."""
-        if isinstance(event, CreditsConsumed):
+        kind = type(event)
+        if kind is not CreditsConsumed:
+            self.next_due = None  # holds or grants may change: recompute lazily
+        if kind is CreditsConsumed:
+            assert isinstance(event, CreditsConsumed)
             for gid, amount in event.allocations:
                 self.grants[gid].take(amount)
             self.balance -= event.amount
@@ -313,6 +350,7 @@ class Account:
         other.holds = dict(self.holds)
         other.threshold, other.threshold_armed = self.threshold, self.threshold_armed
         other.webhook_url = self.webhook_url
+        other.next_due = self.next_due
         return other
 
     def to_snapshot(self) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Ledger events: immutable facts, their effect on balance and holds, and their compact encoding.
 
-An event is stored as (type, amount, data): the one number every reader needs is a column,
-the rest is a small JSON object. Projections can fold balances from (type, amount) plus,
-for hold resolutions, two fields of data, without building objects (see projections.py).
+An event is stored as columns - type, amount, reason, transaction id and, added by the
+writer, the account's balance and held amount after it - plus a small JSON object for the
+rest (grant and hold ids, allocations, expiries). The read models are computed from the
+columns alone, in SQL (see projections.py); only rebuilding an aggregate reads the JSON.
 """
 
 from __future__ import annotations
@@ -207,92 +208,117 @@ def _alloc(raw: list[list[Any]]) -> Allocation:
     return tuple((str(g), int(a)) for g, a in raw)
 
 
-# (amount column, data object) for each type, and back.
-_ENCODERS: dict[type[Any], Callable[[Any], tuple[int, dict[str, Any]]]] = {
-    AccountOpened: lambda e: (0, {"metadata": dict(e.metadata)} if e.metadata else {}),
+def _json(data: dict[str, Any]) -> str:
+    return orjson.dumps(data).decode()
+
+
+# Each type's (amount column, reason, transaction id, data JSON or ''). What read models
+# need is a column (reason, transaction id; the store adds the balance after the event);
+# the rest - grant and hold ids, allocations, expiries - is a small JSON object.
+_ENCODERS: dict[type[Any], Callable[[Any], tuple[int, str, str | None, str]]] = {
+    AccountOpened: lambda e: (
+        0,
+        "",
+        None,
+        _json({"metadata": dict(e.metadata)}) if e.metadata else "",
+    ),
     CreditsPurchased: lambda e: (
         e.amount,
-        {
-            "grant": e.grant_id,
-            "kind": e.kind,
-            "priority": e.priority,
-            "expires_at": e.expires_at,
-            "tx": e.transaction_id,
-        },
+        "",
+        e.transaction_id,
+        _json(
+            {
+                "grant": e.grant_id,
+                "kind": e.kind,
+                "priority": e.priority,
+                "expires_at": e.expires_at,
+            }
+        ),
     ),
     CreditsConsumed: lambda e: (
         e.amount,
-        {"alloc": e.allocations, "reason": e.reason, "tx": e.transaction_id},
+        e.reason,
+        e.transaction_id,
+        _json({"alloc": e.allocations}),
     ),
     CreditsReserved: lambda e: (
         e.amount,
-        {
-            "hold": e.hold_id,
-            "expires_at": e.expires_at,
-            "alloc": e.allocations,
-            "reason": e.reason,
-            "tx": e.transaction_id,
-        },
+        e.reason,
+        e.transaction_id,
+        _json({"hold": e.hold_id, "expires_at": e.expires_at, "alloc": e.allocations}),
     ),
     HoldCommitted: lambda e: (
         e.amount,
-        {
-            "hold": e.hold_id,
-            "alloc": e.allocations,
-            "released": e.released,
-            "expired": e.expired,
-            "reason": e.reason,
-            "tx": e.transaction_id,
-        },
+        e.reason,
+        e.transaction_id,
+        _json(
+            {
+                "hold": e.hold_id,
+                "alloc": e.allocations,
+                "released": e.released,
+                "expired": e.expired,
+            }
+        ),
     ),
     HoldCancelled: lambda e: (
         e.released + e.expired,
-        {"hold": e.hold_id, "released": e.released, "expired": e.expired, "tx": e.transaction_id},
+        "",
+        e.transaction_id,
+        _json({"hold": e.hold_id, "released": e.released, "expired": e.expired}),
     ),
     HoldExpired: lambda e: (
         e.released + e.expired,
-        {"hold": e.hold_id, "released": e.released, "expired": e.expired},
+        "",
+        None,
+        _json({"hold": e.hold_id, "released": e.released, "expired": e.expired}),
     ),
-    GrantExpired: lambda e: (e.amount, {"grant": e.grant_id}),
-    ThresholdSet: lambda e: (e.threshold, {"url": e.webhook_url} if e.webhook_url else {}),
-    ThresholdCrossed: lambda e: (e.threshold, {"available": e.available}),
-    ThresholdRearmed: lambda e: (e.threshold, {"available": e.available}),
+    GrantExpired: lambda e: (e.amount, "", None, _json({"grant": e.grant_id})),
+    ThresholdSet: lambda e: (
+        e.threshold,
+        "",
+        None,
+        _json({"url": e.webhook_url}) if e.webhook_url else "",
+    ),
+    ThresholdCrossed: lambda e: (e.threshold, "", None, _json({"available": e.available})),
+    ThresholdRearmed: lambda e: (e.threshold, "", None, _json({"available": e.available})),
 }
 
-_DECODERS: dict[str, Callable[[int, dict[str, Any]], Event]] = {
-    AccountOpened.TYPE: lambda a, d: AccountOpened(d.get("metadata", {})),
-    CreditsPurchased.TYPE: lambda a, d: CreditsPurchased(
-        d["grant"], a, d["kind"], d["priority"], d["expires_at"], d["tx"]
+Decoder = Callable[[int, str, Any, dict[str, Any]], Event]
+_DECODERS: dict[str, Decoder] = {
+    AccountOpened.TYPE: lambda a, r, t, d: AccountOpened(d.get("metadata", {})),
+    CreditsPurchased.TYPE: lambda a, r, t, d: CreditsPurchased(
+        d["grant"], a, d["kind"], d["priority"], d["expires_at"], t
     ),
-    CreditsConsumed.TYPE: lambda a, d: CreditsConsumed(a, _alloc(d["alloc"]), d["reason"], d["tx"]),
-    CreditsReserved.TYPE: lambda a, d: CreditsReserved(
-        d["hold"], a, d["expires_at"], _alloc(d["alloc"]), d["reason"], d["tx"]
+    CreditsConsumed.TYPE: lambda a, r, t, d: CreditsConsumed(a, _alloc(d["alloc"]), r, t),
+    CreditsReserved.TYPE: lambda a, r, t, d: CreditsReserved(
+        d["hold"], a, d["expires_at"], _alloc(d["alloc"]), r, t
     ),
-    HoldCommitted.TYPE: lambda a, d: HoldCommitted(
-        d["hold"], a, _alloc(d["alloc"]), d["released"], d["expired"], d["reason"], d["tx"]
+    HoldCommitted.TYPE: lambda a, r, t, d: HoldCommitted(
+        d["hold"], a, _alloc(d["alloc"]), d["released"], d["expired"], r, t
     ),
-    HoldCancelled.TYPE: lambda a, d: HoldCancelled(d["hold"], d["released"], d["expired"], d["tx"]),
-    HoldExpired.TYPE: lambda a, d: HoldExpired(d["hold"], d["released"], d["expired"]),
-    GrantExpired.TYPE: lambda a, d: GrantExpired(d["grant"], a),
-    ThresholdSet.TYPE: lambda a, d: ThresholdSet(a, d.get("url")),
-    ThresholdCrossed.TYPE: lambda a, d: ThresholdCrossed(a, d["available"]),
-    ThresholdRearmed.TYPE: lambda a, d: ThresholdRearmed(a, d["available"]),
+    HoldCancelled.TYPE: lambda a, r, t, d: HoldCancelled(d["hold"], d["released"], d["expired"], t),
+    HoldExpired.TYPE: lambda a, r, t, d: HoldExpired(d["hold"], d["released"], d["expired"]),
+    GrantExpired.TYPE: lambda a, r, t, d: GrantExpired(d["grant"], a),
+    ThresholdSet.TYPE: lambda a, r, t, d: ThresholdSet(a, d.get("url")),
+    ThresholdCrossed.TYPE: lambda a, r, t, d: ThresholdCrossed(a, d["available"]),
+    ThresholdRearmed.TYPE: lambda a, r, t, d: ThresholdRearmed(a, d["available"]),
 }
+_EMPTY: dict[str, Any] = {}
 
 
-def encode(event: Event) -> tuple[str, int, str]:
-    """(type, amount, data JSON) as stored in the event store."""
-    amount, data = _ENCODERS[type(event)](event)
-    return event.TYPE, amount, orjson.dumps(data).decode()
+def encode(event: Event) -> tuple[str, int, str, str | None, str]:
+    """(type, amount, reason, transaction id, data JSON or '') as stored in the event store."""
+    amount, reason, tx, data = _ENCODERS[type(event)](event)
+    return event.TYPE, amount, reason, tx, data
 
 
-def decode(type_: str, amount: int, data: str | bytes) -> Event:
-    """Rebuild an event from its stored (type, amount, data)."""
+def decode(type_: str, amount: int, reason: str, tx: str | None, data: str | bytes | None) -> Event:
+    """Rebuild an event from its stored (type, amount, reason, transaction id, data)."""
     try:
         decoder = _DECODERS[type_]
     except KeyError:
         raise ValueError(f"unknown event type {type_!r}") from None
-    return decoder(amount, orjson.loads(data))
+    return decoder(amount, reason, tx, orjson.loads(data) if data else _EMPTY)
 
 
 def event_reason(event: Event) -> str:

@@ -15,7 +15,9 @@ import sqlalchemy as sa
 from shieldx.credits.domain import Account
 from shieldx.credits.events import MONEY_TYPES, decode
 from shieldx.credits.operations import iso
-from shieldx.credits.tables import aggregate_snapshots, alerts, balances, event_store, history
+from shieldx.credits.records import Row
+from shieldx.credits.store import EventStore
+from shieldx.credits.tables import alerts, balances
 from shieldx.platform.db import Database
 
 
@@ -40,46 +42,65 @@ def balance(db: Database, tenant: str, account_id: str) -> dict[str, Any] | None
 
 
 def account_as_of(
-    db: Database,
+    store: EventStore,
     tenant: str,
     account_id: str,
     *,
     position: int | None = None,
     at_us: int | None = None,
 ) -> tuple[Account, int] | None:
-    """The account rebuilt from events up to POSITION (or time AT_US), with its last position."""
-    snap, stream = aggregate_snapshots.c, event_store.c
-    snapshot_query = (
-        sa.select(snap.version, snap.position, snap.state)
-        .where(snap.tenant == tenant, snap.account_id == account_id)
-        .order_by(snap.version.desc())
-        .limit(1)
-    )
-    events_query = (
-        sa.select(stream.position, stream.version, stream.type, stream.amount, stream.data)
-        .where(stream.tenant == tenant, stream.account_id == account_id)
-        .order_by(stream.version)
-    )
-    if position is not None:
-        snapshot_query = snapshot_query.where(snap.position <= position)
-        events_query = events_query.where(stream.position <= position)
-    if at_us is not None:
-        snapshot_query = snapshot_query.where(snap.at_us <= at_us)
-        events_query = events_query.where(stream.at_us <= at_us)
-    with db.read() as conn:
-        found = conn.execute(snapshot_query).first()
-        account = Account(tenant, account_id)
-        last = 0
-        if found is not None:
-            account = Account.from_snapshot(tenant, account_id, orjson.loads(found.state))
-            last = found.position
-        rows = conn.execute(events_query.where(stream.version > account.version)).all()
-    for row in rows:
-        account.apply(decode(row.type, row.amount, row.data))
-        last = row.position
+    """The account rebuilt from events up to POSITION (or time AT_US), with its last position.
+
+    It starts from the latest snapshot at or before that point and walks the stream's links
+    back from the first snapshot after it (or from the stream's head): at most two snapshot
+    intervals of events are read, however long the stream is.
+    """
+    sql = store.sql
+    where = "position <= ?" if position is not None else "at_us <= ?"
+    point = position if position is not None else at_us
+    with store.reading() as cur:
+        cur.execute(sql(_HEAD), (tenant, account_id))
+        head = cur.fetchone()
+        if head is None:
+            return None
+        cur.execute(sql(_SNAPSHOT_BEFORE.format(where=where)), (tenant, account_id, point))
+        before = cur.fetchone()
+        after_where = where.replace("<=", ">")
+        cur.execute(sql(_SNAPSHOT_AFTER.format(where=after_where)), (tenant, account_id, point))
+        after = cur.fetchone()
+        floor = int(before[0]) if before else 0
+        start_version, start = (int(after[0]), int(after[1])) if after else head
+        rows = store.walk(cur, start, floor=floor, steps=start_version - floor)
+    if before is not None:
+        account = Account.from_snapshot(tenant, account_id, orjson.loads(before[2]))
+        last = int(before[1])
+    else:
+        account, last = Account(tenant, account_id), 0
+    for row in reversed(rows):
+        event_position, _, _, type_, amount, reason, tx, data, event_at = row[:9]
+        if (position is not None and event_position > position) or (
+            at_us is not None and event_at > at_us
+        ):
+            break
+        account.apply(decode(type_, amount, reason, tx, data))
+        last = event_position
     if account.version == 0:
         return None
     return account, last
+
+
+_HEAD = (
+    "SELECT version, last_position FROM credit_balances_read_model"
+    " WHERE tenant = ? AND account_id = ?"
+)
+_SNAPSHOT_BEFORE = (
+    "SELECT version, position, state FROM aggregate_snapshots WHERE tenant = ? AND account_id = ?"
+    " AND {where} ORDER BY version DESC LIMIT 1"
+)
+_SNAPSHOT_AFTER = (
+    "SELECT version, position FROM aggregate_snapshots WHERE tenant = ? AND account_id = ?"
+    " AND {where} ORDER BY version LIMIT 1"
+)
 
 
 def encode_cursor(position: int) -> str:
@@ -96,7 +117,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 def history_page(
-    db: Database,
+    store: EventStore,
     tenant: str,
     *,
     account_id: str | None,
@@ -108,48 +129,121 @@ def history_page(
 ) -> dict[str, Any]:
     """Newest first, LIMIT entries after CURSOR (keyset pagination on the global position).
 
-    One account's page walks the event store's (tenant, account_id, version) index backwards
-    and joins history rows by position, so history needs no per-account index of its own
-    (one random B-tree insert less per event for the projection).
+    A tenant's page reads credit_history by its (tenant, position) index. One account's page
+    walks the account's stream back through its prev links (from the cursor's event, or the
+    head) and reads the history rows of the money events it passes, so history needs no
+    per-account index (one randomly placed B-tree page less per event).
     """
-    h, e = history.c, event_store.c
-    if account_id is not None:
-        query = (
-            sa.select(history)
-            .join(event_store, e.position == h.position)
-            .where(e.tenant == tenant, e.account_id == account_id)
-            .order_by(e.version.desc())
-        )
-        position = e.position
-    else:
-        query = sa.select(history).where(h.tenant == tenant).order_by(h.position.desc())
-        position = h.position
-    if cursor is not None:
-        query = query.where(position < cursor)
-    if types:
-        query = query.where(h.type.in_([t for t in types if t in MONEY_TYPES]))
-    if as_of is not None:
-        query = query.where(position <= as_of)
-    if as_of_us is not None:
-        query = query.where(h.at_us <= as_of_us)
-    with db.read() as conn:
-        rows = conn.execute(query.limit(limit + 1)).all()
+    wanted = set(MONEY_TYPES if not types else [t for t in types if t in MONEY_TYPES])
+    with store.reading() as cur:
+        if account_id is None:
+            rows = _tenant_page(store, cur, tenant, limit, cursor, wanted, as_of, as_of_us)
+        else:
+            positions = _account_positions(
+                store, cur, tenant, account_id, limit, cursor, wanted, as_of, as_of_us
+            )
+            rows = []
+            if positions:
+                marks = ",".join("?" * len(positions))
+                cur.execute(
+                    store.sql(f"{_HISTORY} WHERE position IN ({marks}) ORDER BY position DESC"),
+                    positions,
+                )
+                rows = list(cur.fetchall())
     items = [
         {
-            "position": r.position,
-            "account_id": r.account_id,
-            "type": r.type,
-            "amount": r.amount,
-            "balance_after": r.balance_after,
-            "available_after": r.available_after,
-            "at": iso(r.at_us),
-            "reason": r.reason,
-            "transaction_id": r.transaction_id,
+            "position": position,
+            "account_id": account,
+            "type": type_,
+            "amount": amount,
+            "balance_after": balance,
+            "available_after": available,
+            "at": iso(at),
+            "reason": reason,
+            "transaction_id": tx,
         }
-        for r in rows[:limit]
+        for position, account, type_, amount, balance, available, at, reason, tx in rows[:limit]
     ]
     more = len(rows) > limit
     return {"items": items, "next_cursor": encode_cursor(items[-1]["position"]) if more else None}
+
+
+_HISTORY = (
+    "SELECT position, account_id, type, amount, balance_after, available_after, at_us, reason,"
+    " transaction_id FROM credit_history"
+)
+
+
+def _tenant_page(
+    store: EventStore,
+    cur: Any,
+    tenant: str,
+    limit: int,
+    cursor: int | None,
+    wanted: set[str],
+    as_of: int | None,
+    as_of_us: int | None,
+) -> list[Row]:
+    query = f"{_HISTORY} WHERE tenant = ?"
+    params: list[str | int] = [tenant]
+    for clause, value in (
+        ("position < ?", cursor),
+        ("position <= ?", as_of),
+        ("at_us <= ?", as_of_us),
+    ):
+        if value is not None:
+            query += f" AND {clause}"
+            params.append(value)
+    if len(wanted) < len(MONEY_TYPES):
+        query += f" AND type IN ({','.join('?' * len(wanted))})"
+        params.extend(sorted(wanted))
+    cur.execute(store.sql(f"{query} ORDER BY position DESC LIMIT {int(limit) + 1}"), params)
+    return list(cur.fetchall())
+
+
+def _account_positions(
+    store: EventStore,
+    cur: Any,
+    tenant: str,
+    account_id: str,
+    limit: int,
+    cursor: int | None,
+    wanted: set[str],
+    as_of: int | None,
+    as_of_us: int | None,
+) -> list[int]:
+    """Positions of the account's matching money events, newest first, at most LIMIT + 1."""
+    sql = store.sql
+    cur.execute(sql(_HEAD), (tenant, account_id))
+    head = cur.fetchone()
+    if head is None:
+        return []
+    start: int | None = int(head[1])
+    if cursor is not None:
+        cur.execute(sql(_PREV_OF), (cursor, tenant, account_id))
+        row = cur.fetchone()
+        if row is not None:
+            start = None if row[0] is None else int(row[0])  # right after the previous page
+    elif as_of is not None:
+        cur.execute(sql(_SNAPSHOT_AFTER.format(where="position > ?")), (tenant, account_id, as_of))
+        after = cur.fetchone()
+        if after is not None:
+            start = int(after[1])  # the walk from there to AS_OF is shorter than from the head
+    found: list[int] = []
+    while start is not None and len(found) <= limit:
+        rows = store.walk(cur, start, floor=0, steps=4 * limit + 16)
+        for position, _, _, type_, _, _, _, _, at_us, _, _ in rows:
+            if (cursor is not None and position >= cursor) or (
+                as_of is not None and position > as_of
+            ):
+                continue
+            if (as_of_us is None or at_us <= as_of_us) and type_ in wanted:
+                found.append(position)
+        start = rows[-1][2] if rows else None
+    return found[: limit + 1]
+
+
+_PREV_OF = "SELECT prev FROM event_store WHERE position = ? AND tenant = ? AND account_id = ?"
 
 
 def alert_page(

@@ -87,7 +87,9 @@ def read_router(service: CreditsService) -> APIRouter:
             row = await anyio.to_thread.run_sync(queries.balance, db, scope, account_id)
         else:
             found = await anyio.to_thread.run_sync(
-                lambda: queries.account_as_of(db, scope, account_id, position=position, at_us=at_us)
+                lambda: queries.account_as_of(
+                    service.store, scope, account_id, position=position, at_us=at_us
+                )
             )
             row = None
             if found is not None:
@@ -129,7 +131,7 @@ def read_router(service: CreditsService) -> APIRouter:
         await caught_up()
         return await anyio.to_thread.run_sync(
             lambda: queries.history_page(
-                db,
+                service.store,
                 scope,
                 account_id=account_id,
                 limit=min(limit, max_page),

@@ -23,18 +23,23 @@ class StoreUnavailable(Exception):
 
 @dataclass
 class Plan:
-    """Every row one group commit writes. Event-relative fields hold indexes into `events`."""
+    """Every row one group commit writes. Event-relative fields hold indexes into `events`.
 
-    # (tenant, account_id, version, type, amount, data, at_us, idempotency_key)
+    It crosses to the commit process as the plain tuple `wire()` (marshal), so every field
+    is a list of tuples of strings, integers and None.
+    """
+
+    # (tenant, account_id, version, type, amount, balance, held, reason, tx, data, at_us,
+    #  idempotency_key); the committer adds position, prev and hash
     events: list[Row] = field(default_factory=list)
-    accounts: set[AccountKey] = field(default_factory=set)
     # (tenant, key, request_hash, op, status, response, created_at_us)
     commands: list[Row] = field(default_factory=list)
-    # (tenant, account_id, balance, held, available, version, last_event_index, at_us)
+    # (tenant, account_id, balance, held, available, version, base_version, last_event_index,
+    #  at_us): base_version is the version the commands were decided on (0: a new account)
     balances: list[Row] = field(default_factory=list)
     # (hold_id, tenant, account_id, amount, reason, created_at_us, expires_at_us)
     hold_inserts: list[Row] = field(default_factory=list)
-    # (hold_id, state, resolved_at_us, committed, released, expired)
+    # (state, resolved_at_us, committed, released, expired, hold_id)
     hold_updates: list[Row] = field(default_factory=list)
     # (grant_id, tenant, account_id, kind, priority, amount, created_at_us, expires_at_us)
     grant_inserts: list[Row] = field(default_factory=list)
@@ -54,6 +59,27 @@ class Plan:
         """Nothing to write (every command was refused or answered from the command log)."""
         return not (self.events or self.commands or self.thresholds or self.payments)
 
+    def wire(self) -> tuple[list[Row], ...]:
+        """The plan as a tuple of its row lists (field order), for the commit process."""
+        return (
+            self.events,
+            self.commands,
+            self.balances,
+            self.hold_inserts,
+            self.hold_updates,
+            self.grant_inserts,
+            self.grant_updates,
+            self.snapshots,
+            self.thresholds,
+            self.alerts,
+            self.payments,
+        )
+
+    @property
+    def accounts(self) -> set[AccountKey]:
+        """The accounts whose streams this plan appends to."""
+        return {(row[0], row[1]) for row in self.balances}
+
 
 @dataclass(frozen=True)
 class CommitResult:
@@ -63,6 +89,7 @@ class CommitResult:
     head_position: int
     head_hash: str
     foreign: frozenset[AccountKey]
+    projected: int  # where the history and usage projections stand after the commit
 
 
 @dataclass(frozen=True)
@@ -71,7 +98,7 @@ class StreamLoad:
 
     snapshot_version: int
     snapshot_state: str | None
-    events: list[Row]  # (version, type, amount, data)
+    events: list[Row]  # (version, type, amount, reason, tx, data), oldest first
 
 
 class StoredCommand(NamedTuple):

@@ -32,7 +32,7 @@ from shieldx.credits.errors import HoldNotFound
 from shieldx.credits.ids import new_id, now_us
 from shieldx.credits.operations import LinkedBatch, SingleCommand
 from shieldx.credits.plans import PlanBuilder
-from shieldx.credits.projections import ProjectionRunner
+from shieldx.credits.projections import ProjectionStatus
 from shieldx.credits.records import AccountKey
 from shieldx.credits.settings import CreditsSettings
 from shieldx.credits.store import EventStore, create_store
@@ -91,6 +91,12 @@ class CreditsService:
         self.keyring: Keyring = ctx.keyring
         self.clock = clock
         self.store = store or create_store(ctx.db)
+        self.projections = ProjectionStatus(lambda: self.writer.committer.request_projection())
+        commit_config = {
+            **self.store.commit_config(),
+            "project_interval": self.settings.projection_interval.total_seconds(),
+            "project_chunk": self.settings.projection_chunk,
+        }
         self.writer = GroupCommitWriter(
             self.store,
             snapshot_interval=ctx.settings.event_sourcing.snapshot_interval,
@@ -103,19 +109,18 @@ class CreditsService:
             clock=clock,
             seal=self._seal,
             unseal=self._unseal,
+            commit_config=commit_config,
+            commit_process=self.settings.commit_process,
+            projected=self.projections.update,
         )
-        self.projections = ProjectionRunner(self.store)
-        self.writer.stats.observers.append(lambda _batch: self.projections.wake())
 
     async def start(self) -> None:
-        """Start the writer and the projection runner."""
+        """Start the writer (and with it the commit process)."""
         await self.writer.start()
-        await self.projections.start()
 
     async def stop(self) -> None:
-        """Drain the writer, then stop the projection runner."""
+        """Drain the writer and stop the commit process."""
         await self.writer.stop()
-        await self.projections.stop()
 
     # ------------------------------------------------------------------ commands
     async def open_account(

@@ -26,6 +26,11 @@ class CreditsSettings(Section):
 
     port: Port = 5004
     max_batch: int = Field(1024, ge=1, le=65_536)
+    # Group commits run in a child process (its own GIL); false runs them in a thread.
+    commit_process: bool = True
+    # History and usage are projected inside a group commit at most this often under load.
+    projection_interval: Duration = timedelta(milliseconds=50)
+    projection_chunk: int = Field(20_000, ge=100, le=10_000_000)
     pipeline_depth: int = Field(2, ge=1, le=8)
     queue_limit: int = Field(100_000, ge=1, le=10_000_000)
     account_cache_size: int = Field(100_000, ge=100, le=10_000_000)

@@ -1,42 +1,61 @@
-"""The SQL the event store runs (shared by both backends; '?' placeholders) and its helpers."""
+"""The SQL of the ledger (shared by both backends; '?' placeholders) and its small helpers.
+
+Import-light on purpose: the commit process imports this module and nothing heavy.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from shieldx.credits import chain
-from shieldx.credits.records import AccountKey, Plan, Row
+from shieldx.credits.records import AccountKey
 
 CHUNK = 400  # keys per IN (...) lookup
-BULK_ROWS = 64  # rows per multi-row INSERT
-
-INSERT_EVENT = (
-    "INSERT INTO event_store (position, tenant, account_id, version, type, amount, data, at_us,"
-    " idempotency_key, hash) VALUES (?,?,?,?,?,?,?,?,?,?)"
+# The asynchronous projections and their names in projection_tracking. The balances read
+# model needs no row there: it is written in the same transaction as the events, so it is
+# always at the chain head (credits_chain_head.position).
+HISTORY_PROJECTION = "credit_history"
+USAGE_PROJECTION = "credit_usage"
+PROJECTIONS = (HISTORY_PROJECTION, USAGE_PROJECTION)
+HOUR_US = 3_600_000_000
+MONEY_TYPES = (
+    "credits_purchased",
+    "credits_consumed",
+    "credits_reserved",
+    "hold_committed",
+    "hold_cancelled",
+    "hold_expired",
+    "grant_expired",
 )
+EVENT_COLUMNS = (
+    "position, tenant, account_id, version, prev, type, amount, balance, held, reason, tx, data,"
+    " at_us, idempotency_key, hash"
+)
+INSERT_EVENT = f"INSERT INTO event_store ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 INSERT_COMMAND = (
     "INSERT INTO command_log (tenant, idempotency_key, request_hash, op, status, response,"
     " created_at_us) VALUES (?,?,?,?,?,?,?)"
 )
-UPSERT_BALANCE = (
+INSERT_BALANCE = (
     "INSERT INTO credit_balances_read_model (tenant, account_id, balance, held, available,"
     " version, last_position, updated_at_us) VALUES (?,?,?,?,?,?,?,?)"
-    " ON CONFLICT (tenant, account_id) DO UPDATE SET balance = excluded.balance,"
-    " held = excluded.held, available = excluded.available, version = excluded.version,"
-    " last_position = excluded.last_position, updated_at_us = excluded.updated_at_us"
+)
+# Optimistic concurrency: the row changes only if it still holds the version the commands
+# were decided on; the commit counts the rows changed and refuses the batch otherwise.
+UPDATE_BALANCE = (
+    "UPDATE credit_balances_read_model SET balance = ?, held = ?, available = ?, version = ?,"
+    " last_position = ?, updated_at_us = ? WHERE tenant = ? AND account_id = ? AND version = ?"
+)
+STREAM_HEADS = (
+    "SELECT account_id, last_position FROM credit_balances_read_model"
+    " WHERE tenant = ? AND account_id IN (:in)"
 )
 INSERT_HOLD = (
     "INSERT INTO credit_holds (hold_id, tenant, account_id, amount, reason, created_at_us,"
     " expires_at_us, state) VALUES (?,?,?,?,?,?,?,'active')"
 )
-# A batched UPDATE: the hold row always exists, so only the DO UPDATE part ever applies
-# (one statement for the whole batch instead of one per hold).
 RESOLVE_HOLD = (
-    "INSERT INTO credit_holds (hold_id, tenant, account_id, amount, reason, created_at_us,"
-    " expires_at_us, state, resolved_at_us, committed, released, expired)"
-    " VALUES (?,'','',0,'',0,0,?,?,?,?,?) ON CONFLICT (hold_id) DO UPDATE SET"
-    " state = excluded.state, resolved_at_us = excluded.resolved_at_us,"
-    " committed = excluded.committed, released = excluded.released, expired = excluded.expired"
+    "UPDATE credit_holds SET state = ?, resolved_at_us = ?, committed = ?, released = ?,"
+    " expired = ? WHERE hold_id = ?"
 )
 INSERT_GRANT = (
     "INSERT INTO credit_grants (grant_id, tenant, account_id, kind, priority, amount,"
@@ -78,42 +97,20 @@ FIND_COMMANDS = (
 )
 TRACKING = "SELECT name, position FROM projection_tracking WHERE name IN (:in)"
 FIND_HOLDS = "SELECT hold_id, tenant, account_id, state FROM credit_holds WHERE hold_id IN (:in)"
-
-
-def chain_rows(plan: Plan, head: tuple[int, str]) -> tuple[list[Row], int, str]:
-    """The event rows with their positions and hashes after HEAD; the new head."""
-    position, digest = head
-    rows = []
-    link = chain.link
-    for tenant, account_id, version, type_, amount, data, at_us, key in plan.events:
-        position += 1
-        digest = link(
-            digest, position, tenant, account_id, version, type_, amount, data, at_us, key
-        )
-        rows.append(
-            (position, tenant, account_id, version, type_, amount, data, at_us, key, digest)
-        )
-    return rows, position, digest
-
-
-def chunk_size(remaining: int) -> int:
-    """Rows in the next multi-row statement: 64, else the largest power of two."""
-    if remaining >= BULK_ROWS:
-        return BULK_ROWS
-    return 1 << (remaining.bit_length() - 1)
-
-
-def multi_row(template: str, rows: int) -> str:
-    """TEMPLATE's single VALUES (...) group repeated ROWS times."""
-    head, _, rest = template.partition(" VALUES ")
-    depth = 0
-    for index, char in enumerate(rest):
-        depth += char == "("
-        depth -= char == ")"
-        if depth == 0:
-            group, tail = rest[: index + 1], rest[index + 1 :]
-            return f"{head} VALUES {','.join([group] * rows)}{tail}"
-    raise ValueError(f"no VALUES group in {template!r}")
+# One stream, newest first, by its prev links: positions START and before, down to the
+# event after version FLOOR, at most LIMIT steps (a recursive walk of primary-key lookups).
+WALK_STREAM = (
+    "WITH RECURSIVE walk(pos, steps) AS (SELECT CAST(? AS BIGINT), 1"
+    " UNION ALL SELECT e.prev, walk.steps + 1 FROM event_store e JOIN walk ON e.position = walk.pos"
+    " WHERE e.prev IS NOT NULL AND e.version > ? + 1 AND walk.steps < ?)"
+    " SELECT e.position, e.version, e.prev, e.type, e.amount, e.reason, e.tx, e.data, e.at_us,"
+    " e.balance, e.held FROM walk JOIN event_store e ON e.position = walk.pos"
+    " WHERE e.version > ? ORDER BY e.position DESC"
+)
+STREAM_VERSIONS = (
+    "SELECT account_id, version, last_position FROM credit_balances_read_model"
+    " WHERE tenant = ? AND account_id IN (:in)"
+)
 
 
 def expand(sql: str, count: int) -> str:
@@ -133,3 +130,84 @@ def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     """ITEMS in slices of at most CHUNK."""
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
+
+
+def json_field(backend: str, name: str, table: str = "") -> str:
+    """SQL for a text field of the `data` JSON column (of TABLE, an alias with its dot)."""
+    if backend == "sqlite":
+        return f"json_extract({table}data, '$.{name}')"
+    return f"({table}data::jsonb ->> '{name}')"
+
+
+def json_int(backend: str, name: str, table: str = "") -> str:
+    """SQL for an integer field of the `data` JSON column."""
+    field = json_field(backend, name, table)
+    return field if backend == "sqlite" else f"CAST({field} AS BIGINT)"
+
+
+def balance_check_sql(backend: str) -> str:
+    """The first position (AFTER, UPTO] whose recorded balance or held amount does not follow
+    from the previous event of its stream (NULL if every one does). Parameters: after, upto."""
+    released, expired = json_int(backend, "released", "e."), json_int(backend, "expired", "e.")
+    balance = (
+        "CASE e.type WHEN 'credits_purchased' THEN e.amount"
+        " WHEN 'credits_consumed' THEN -e.amount WHEN 'grant_expired' THEN -e.amount"
+        f" WHEN 'hold_committed' THEN -(e.amount + {expired})"
+        f" WHEN 'hold_cancelled' THEN -{expired} WHEN 'hold_expired' THEN -{expired} ELSE 0 END"
+    )
+    held = (
+        "CASE e.type WHEN 'credits_reserved' THEN e.amount"
+        f" WHEN 'hold_committed' THEN -(e.amount + {released} + {expired})"
+        " WHEN 'hold_cancelled' THEN -e.amount WHEN 'hold_expired' THEN -e.amount ELSE 0 END"
+    )
+    return (
+        "SELECT MIN(e.position) FROM event_store e LEFT JOIN event_store p"
+        " ON p.position = e.prev WHERE e.position > ? AND e.position <= ?"
+        f" AND (e.balance <> COALESCE(p.balance, 0) + {balance}"
+        f" OR e.held <> COALESCE(p.held, 0) + {held})"
+    )
+
+
+def projection_sql(backend: str) -> tuple[str, str]:
+    """(history, usage) statements projecting the events with AFTER < position <= UPTO.
+
+    Both read only columns of the event rows (plus, for hold resolutions and purchases, one
+    JSON field), so a projection step runs inside the database without a Python loop.
+    Parameters: history (after, upto); usage (after, upto) six times.
+    """
+    money = ",".join(f"'{t}'" for t in MONEY_TYPES)
+    history = (
+        "INSERT INTO credit_history (position, tenant, account_id, type, amount, balance_after,"
+        " available_after, at_us, reason, transaction_id) SELECT position, tenant, account_id,"
+        " type, amount, balance, balance - held, at_us, reason, tx FROM event_store"
+        f" WHERE position > ? AND position <= ? AND type IN ({money})"
+    )
+    released, expired = json_int(backend, "released"), json_int(backend, "expired")
+    kind = json_field(backend, "kind")
+    bucket = f"at_us - at_us % {HOUR_US}"
+    resolutions = "('hold_committed','hold_cancelled','hold_expired')"
+    parts = [
+        f"'purchased' AS kind, {kind} AS reason, amount AS value"
+        " FROM event_store WHERE type = 'credits_purchased'",
+        "'consumed', reason, amount FROM event_store"
+        " WHERE type IN ('credits_consumed','hold_committed')",
+        "'held', '', amount FROM event_store WHERE type = 'credits_reserved'",
+        f"'released', '', {released} FROM event_store"
+        f" WHERE type IN {resolutions} AND {released} > 0",
+        f"'expired', '', {expired} FROM event_store WHERE type IN {resolutions} AND {expired} > 0",
+        "'expired', '', amount FROM event_store WHERE type = 'grant_expired' AND amount > 0",
+    ]
+    union = " UNION ALL ".join(
+        f"SELECT tenant, {bucket} AS bucket_us, account_id, {part}"
+        " AND position > ? AND position <= ?"
+        for part in parts
+    )
+    usage = (
+        "INSERT INTO credit_usage (tenant, bucket_us, account_id, kind, reason, amount, count)"
+        f" SELECT tenant, bucket_us, account_id, kind, reason, SUM(value), COUNT(*) FROM ({union})"
+        " u WHERE true GROUP BY tenant, bucket_us, account_id, kind, reason"
+        " ON CONFLICT (tenant, bucket_us, account_id, kind, reason) DO UPDATE SET"
+        " amount = credit_usage.amount + excluded.amount,"
+        " count = credit_usage.count + excluded.count"
+    )
+    return history, usage

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+# Re-exported: the projections' names in projection_tracking.
+from shieldx.credits.statements import HISTORY_PROJECTION as HISTORY_PROJECTION
+from shieldx.credits.statements import PROJECTIONS as PROJECTIONS
+from shieldx.credits.statements import USAGE_PROJECTION as USAGE_PROJECTION
+
 metadata = sa.MetaData()
 
 # INTEGER PRIMARY KEY on SQLite is the rowid itself (appends stay sequential and cheap).
@@ -22,14 +27,21 @@ event_store = sa.Table(
     sa.Column("tenant", Tenant, nullable=False),
     sa.Column("account_id", AccountId, nullable=False),
     sa.Column("version", sa.BigInteger, nullable=False),
+    # The position of the stream's previous event (NULL for its first): loading an account,
+    # time travel and an account's history walk these links instead of a (tenant, account,
+    # version) index, which cost a randomly placed B-tree page per event at every commit.
+    sa.Column("prev", sa.BigInteger),
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
-    sa.Column("data", sa.Text, nullable=False),
+    # The account right after this event: what the read models need, covered by the chain.
+    sa.Column("balance", sa.BigInteger, nullable=False),
+    sa.Column("held", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("tx", sa.String(64)),
+    sa.Column("data", sa.Text, nullable=False),  # JSON: ids, allocations, expiries; or ''
     sa.Column("at_us", sa.BigInteger, nullable=False),
     sa.Column("idempotency_key", sa.String(255)),
-    sa.Column("hash", sa.String(64), nullable=False),
-    # Optimistic concurrency: two writers can never both append version N to a stream.
-    sa.UniqueConstraint("tenant", "account_id", "version", name="uq_event_store_stream_version"),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
 )
 
 chain_head = sa.Table(
@@ -104,16 +116,19 @@ history = sa.Table(
     sa.Index("ix_credit_history_tenant", "tenant", "position"),
 )
 
+# Time first: the rows a projection step touches (the current hour) are contiguous, so a
+# step dirties a few pages however many accounts it covers; reports per account use the index.
 usage = sa.Table(
     "credit_usage",
     metadata,
     sa.Column("tenant", Tenant, primary_key=True),
-    sa.Column("account_id", AccountId, primary_key=True),
     sa.Column("bucket_us", sa.BigInteger, primary_key=True),
+    sa.Column("account_id", AccountId, primary_key=True),
     sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("reason", sa.String(200), primary_key=True),
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Index("ix_credit_usage_account", "tenant", "account_id", "bucket_us"),
     sqlite_with_rowid=False,
 )
 
@@ -212,10 +227,3 @@ payments = sa.Table(
     sa.Column("key_id", sa.String(32), nullable=False),
     sa.Column("created_at_us", sa.BigInteger, nullable=False),
 )
-
-# The asynchronous projections and their names in projection_tracking. The balances read
-# model needs no row there: it is written in the same transaction as the events, so it is
-# always at the chain head (credits_chain_head.position).
-HISTORY_PROJECTION = "credit_history"
-USAGE_PROJECTION = "credit_usage"
-PROJECTIONS = (HISTORY_PROJECTION, USAGE_PROJECTION)

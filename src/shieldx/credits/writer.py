@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Any
 
 import anyio.to_thread
 import orjson
@@ -22,7 +23,7 @@ import structlog
 
 from shieldx.credits.accounts import rebuild_account
 from shieldx.credits.cache import LedgerCache
-from shieldx.credits.committer import CommitThread
+from shieldx.credits.committer import ProcessCommitter, ThreadCommitter
 from shieldx.credits.domain import Account
 from shieldx.credits.errors import HoldNotFound, LedgerError
 from shieldx.credits.events import Event
@@ -66,6 +67,9 @@ class GroupCommitWriter:
         clock: Callable[[], int] = now_us,
         seal: Callable[[str, bytes], str] = lambda tenant, body: body.decode(),
         unseal: Callable[[str, str], bytes] = lambda tenant, stored: stored.encode(),
+        commit_config: dict[str, Any] | None = None,
+        commit_process: bool = True,
+        projected: Callable[[int], None] = lambda position: None,
     ) -> None:
         self.store = store
         self.snapshot_interval = snapshot_interval
@@ -96,32 +100,31 @@ class GroupCommitWriter:
         self._epoch = 0
         self._seq = 0
         self._last_now = 0
-        self._need_head = False
         self._last_error: BaseException | None = None
         self.head_position = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._thread: CommitThread | None = None
+        kind = ProcessCommitter if commit_process else ThreadCommitter
+        self.committer = kind(
+            commit_config or store.commit_config(), done=self._committed, projected=projected
+        )
         self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Read the chain head and start the writer task and the commit thread."""
-        head = await anyio.to_thread.run_sync(self.store.head)
-        self.head_position = head[0]
-        loop = asyncio.get_running_loop()
-        self._thread = CommitThread(self.store, head, loop, self._committed)
-        self._thread.start()
+        """Start the commit process (it reads the chain head) and the writer task."""
+        await self.committer.start()
+        self.head_position = self.committer.head[0]
         self._task = asyncio.create_task(self._run(), name="credits-writer")
+        self._task.add_done_callback(_report_crash)
 
     async def stop(self) -> None:
-        """Finish what is queued and in flight, then stop the commit thread."""
+        """Finish what is queued and in flight, then stop the commit process."""
         self._stopping = True
         self._wakeup.set()
         if self._task is not None:
             await self._task
-        if self._thread is not None:
-            await anyio.to_thread.run_sync(self._thread.stop)
+        await self.committer.stop()
 
     # ------------------------------------------------------------------ submitting
     async def submit(
@@ -181,11 +184,8 @@ class GroupCommitWriter:
                 take = (take + 1) // 2
             items = [self._queue.popleft() for _ in range(min(self.max_batch, take))]
             try:
-                if self._need_head:
-                    head = await anyio.to_thread.run_sync(self.store.head)
-                    assert self._thread is not None
-                    self._thread.reset(self._epoch, head)
-                    self._need_head = False
+                if not self.committer.running:
+                    await self.committer.start()  # it died: a new one reads the head again
                 await self._prefetch(items)
             except Exception as exc:
                 log.warning("credits.prefetch_failed", error=str(exc))
@@ -196,8 +196,7 @@ class GroupCommitWriter:
                 continue
             batch = self._apply(items)
             self._inflight.append(batch)
-            assert self._thread is not None
-            self._thread.submit(batch)
+            self.committer.submit(batch)
 
     async def _prefetch(self, items: list[Submission]) -> None:
         # Idempotency keys are assumed new on a first attempt: the command log's primary key
@@ -287,12 +286,18 @@ class GroupCommitWriter:
         self, s: Submission, changes: list[tuple[Account, list[Event]]], builder: PlanBuilder
     ) -> None:
         key = s.idem[1] if s.idem is not None else None
+        note_hold, record, pins, seq = (
+            self.cache.note_hold,
+            builder.event,
+            self.cache.pins,
+            self._seq,
+        )
         for account, events in changes:
             for event in events:
                 account.apply(event)
-                self.cache.note_hold(account, event)
-            builder.add(account, events, key)
-            self.cache.pins[(account.tenant, account.account_id)] = self._seq
+                note_hold(account, event)
+                record(account, event, key)
+            pins[(account.tenant, account.account_id)] = seq
         status, body = s.work.respond()
         encoded = orjson.dumps(body)
         if s.idem is not None:
@@ -360,7 +365,6 @@ class GroupCommitWriter:
         self._dirty = set()
         self.holds.clear()
         self._epoch += 1
-        self._need_head = True
         retry, self._retry = self._retry, []
         again: list[Submission] = []
         for s in retry:
@@ -393,3 +397,9 @@ class GroupCommitWriter:
         for s in items:
             s.outcome = error
             self._answer(s)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    # The writer only ends when stopped; if it ever dies, say so loudly: writes would hang.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("credits.writer_crashed", error=repr(task.exception()))

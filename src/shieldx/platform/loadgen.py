@@ -234,10 +234,12 @@ def spawn_server(
         "SHIELDX_BOOTSTRAP_ADMIN_KEY": admin_key,
         **(env or {}),
     }
+    # Debugging aid: the server's log on our stderr. Not a setting, so it is not passed on.
+    show_log = full_env.pop("SHIELDX_BENCH_STDERR", None) is not None
     proc = subprocess.Popen(
         [sys.executable, "-m", "shieldx", *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL if "SHIELDX_BENCH_STDERR" not in full_env else None,
+        stderr=None if show_log else subprocess.DEVNULL,
         text=True,
         env=full_env,
     )

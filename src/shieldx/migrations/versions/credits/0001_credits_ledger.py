@@ -17,7 +17,7 @@ down_revision: str | Sequence[str] | None = "platform_0001"
 branch_labels: str | Sequence[str] | None = ("credits",)
 depends_on: str | Sequence[str] | None = None
 
-GENESIS = "0" * 64
+GENESIS = "0" * 64  # hex of the 32 zero bytes the chain starts from
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 PROJECTIONS = ("credit_history", "credit_usage")  # tracked asynchronous projections
 
@@ -30,15 +30,17 @@ def upgrade() -> None:
         sa.Column("tenant", sa.String(128), nullable=False),
         sa.Column("account_id", sa.String(128), nullable=False),
         sa.Column("version", sa.BigInteger, nullable=False),
+        sa.Column("prev", sa.BigInteger, nullable=True),
         sa.Column("type", sa.String(32), nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("balance", sa.BigInteger, nullable=False),
+        sa.Column("held", sa.BigInteger, nullable=False),
+        sa.Column("reason", sa.String(200), nullable=False),
+        sa.Column("tx", sa.String(64), nullable=True),
         sa.Column("data", sa.Text, nullable=False),
         sa.Column("at_us", sa.BigInteger, nullable=False),
         sa.Column("idempotency_key", sa.String(255), nullable=True),
-        sa.Column("hash", sa.String(64), nullable=False),
-        sa.UniqueConstraint(
-            "tenant", "account_id", "version", name="uq_event_store_stream_version"
-        ),
+        sa.Column("hash", sa.LargeBinary(32), nullable=False),
     )
     head = op.create_table(
         "credits_chain_head",
@@ -105,13 +107,16 @@ def upgrade() -> None:
     op.create_table(
         "credit_usage",
         sa.Column("tenant", sa.String(128), primary_key=True),
-        sa.Column("account_id", sa.String(128), primary_key=True),
         sa.Column("bucket_us", sa.BigInteger, primary_key=True),
+        sa.Column("account_id", sa.String(128), primary_key=True),
         sa.Column("kind", sa.String(16), primary_key=True),
         sa.Column("reason", sa.String(200), primary_key=True),
         sa.Column("amount", sa.BigInteger, nullable=False),
         sa.Column("count", sa.BigInteger, nullable=False),
         sqlite_with_rowid=False,
+    )
+    op.create_index(
+        "ix_credit_usage_account", "credit_usage", ["tenant", "account_id", "bucket_us"]
     )
     _ledger_state_tables()
 
@@ -219,6 +224,7 @@ def downgrade() -> None:
     op.drop_table("credit_grants")
     op.drop_index("ix_credit_holds_due", table_name="credit_holds")
     op.drop_table("credit_holds")
+    op.drop_index("ix_credit_usage_account", table_name="credit_usage")
     op.drop_table("credit_usage")
     op.drop_index("ix_credit_history_tenant", table_name="credit_history")
     op.drop_table("credit_history")
