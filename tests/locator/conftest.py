@@ -28,7 +28,9 @@ class Clock:
     """Epoch seconds that tests move by hand."""
 
     def __init__(self) -> None:
-        self.now = time.time()
+        # A whole second: key retirement times are stored as datetimes (microseconds), so a
+        # clock with sub-microsecond digits lands a hair before or after them at random.
+        self.now = float(int(time.time()))
 
     def __call__(self) -> float:
         return self.now
