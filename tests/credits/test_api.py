@@ -189,7 +189,7 @@ def test_history_is_newest_first_with_a_keyset_cursor(ctx_on_backend: PlatformCo
         assert {i["type"] for i in consumed["items"]} == {"credits_consumed"}
         assert len(api.get("/credits/history").json()["items"]) == 9
         bad = api.get("/credits/history", cursor="not-a-cursor")
-        assert bad.status_code == 400
+        assert bad.status_code == 422 and bad.json()["type"].endswith("/invalid-cursor")
 
 
 def test_report_per_bucket_and_total_as_json_and_csv(ctx_on_backend: PlatformContext) -> None:

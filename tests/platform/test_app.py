@@ -359,3 +359,29 @@ def test_openapi_documents_bearer_auth(live: tuple[LiveServer, PlatformContext])
     schema = httpx.get(server.url + "/openapi.json", headers=_key(ctx)).json()
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     assert "/echo" in schema["paths"]
+
+
+def test_a_tenant_admin_manages_only_its_own_tenants_keys(
+    live: tuple[LiveServer, PlatformContext],
+) -> None:
+    server, ctx = live
+    acme_admin = _key(ctx, Role.ADMIN, "acme")
+    globex_record, _ = ctx.api_keys.create(role=Role.SERVICE, tenant="globex")
+    # No tenant named: the new key is acme's, never an unscoped one.
+    minted = httpx.post(server.url + "/admin/keys", json={"role": "admin"}, headers=acme_admin)
+    assert minted.status_code == 201 and minted.json()["tenant"] == "acme"
+    _assert_problem(
+        httpx.post(
+            server.url + "/admin/keys",
+            json={"role": "service", "tenant": "globex"},
+            headers=acme_admin,
+        ),
+        403,
+        "tenant-forbidden",
+    )
+    listed = httpx.get(server.url + "/admin/keys", headers=acme_admin).json()
+    assert listed and {k["tenant"] for k in listed} == {"acme"}
+    _assert_problem(
+        httpx.delete(server.url + f"/admin/keys/{globex_record.id}", headers=acme_admin), 404
+    )
+    assert globex_record.id in {r.id for r in ctx.api_keys.list()}  # still active

@@ -8,7 +8,6 @@ feedback, sensor reports).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -24,6 +23,7 @@ from shieldx.camouflage.schemas import (
     PreviewRequest,
     SelectRequest,
     SessionOpen,
+    UtcTime,
 )
 from shieldx.camouflage.service import CamouflageService
 from shieldx.platform.app import Component, current_principal
@@ -129,7 +129,7 @@ def sessions_router(service: CamouflageService) -> APIRouter:
 
     async def list_sessions(
         _: Reader,
-        since: datetime | None = None,
+        since: UtcTime | None = None,
         decoy: Annotated[str | None, Query(pattern=DECOY_NAME)] = None,
         attack_type: Annotated[str | None, Query(max_length=32)] = None,
         scanner: Annotated[str | None, Query(max_length=32)] = None,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from shieldx.platform.schemas import UtcTime as UtcTime
 
 SESSION_ID = r"^[0-9a-f]{16}$"
 DECOY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
@@ -21,6 +22,8 @@ def _ip_text(value: Any) -> str:
 
 
 SourceIp = Annotated[str, BeforeValidator(_ip_text)]
+# Counts land in JSON documents and integer columns: both stop at 64 bits.
+MAX_COUNT = 2**63 - 1
 Path = Annotated[str, Field(min_length=1, max_length=8192, pattern=r"^/")]
 Header = tuple[
     Annotated[str, Field(min_length=1, max_length=256)], Annotated[str, Field(max_length=8192)]
@@ -88,7 +91,7 @@ class SessionOpen(Body):
 class ReconReport(Body):
     """One recon attempt seen by an external sensor, in the camouflage.request schema."""
 
-    time: datetime | None = None
+    time: UtcTime | None = None
     decoy: str = Field(pattern=DECOY_NAME)
     template: str = Field("external", min_length=1, max_length=64)
     source_ip: SourceIp
@@ -100,9 +103,9 @@ class ReconReport(Body):
     http_version: str = Field("HTTP/1.1", max_length=16)
     headers: Headers = Field(default_factory=list)
     body: str = Field("", max_length=65536)
-    body_length: int | None = Field(None, ge=0)
+    body_length: int | None = Field(None, ge=0, le=MAX_COUNT)
     status: int = Field(0, ge=0, le=999)
-    bytes_sent: int = Field(0, ge=0)
+    bytes_sent: int = Field(0, ge=0, le=MAX_COUNT)
     malformed: bool = False
     session_id: str | None = Field(None, pattern=SESSION_ID)
 

@@ -61,20 +61,36 @@ class Batch:
         )
 
 
+def storable(value: Any) -> Any:
+    """VALUE with NUL characters spelled out: PostgreSQL refuses them in text columns.
+
+    Attackers send them (a decoded %00 in a decoy path, a NUL in a header) and one refused
+    row would fail the whole batch, dropping every event around it. The JSON document keeps
+    the exact value (JSON escapes NUL as \\u0000).
+    """
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\\x00")
+    return value
+
+
+def _storable_rows(rows: Iterable[Row]) -> list[Row]:
+    return [{k: storable(v) for k, v in row.items()} for row in rows]
+
+
 def encode_event(ts: float, event: Mapping[str, Any]) -> EventRecord:
     """The indexed columns of an event plus its JSON document (compact while it is queued)."""
     attacks = event.get("attack_types")
     return (
         event["event"],
         ts,
-        event.get("session_id"),
-        event.get("decoy"),
-        event.get("source_ip"),
-        event.get("method"),
-        event.get("path"),
+        storable(event.get("session_id")),
+        storable(event.get("decoy")),
+        storable(event.get("source_ip")),
+        storable(event.get("method")),
+        storable(event.get("path")),
         event.get("status"),
-        event.get("scanner"),
-        ",".join(attacks)[:200] if attacks else None,
+        storable(event.get("scanner")),
+        storable(",".join(attacks)[:200]) if attacks else None,
         orjson.dumps(event).decode(),
     )
 
@@ -169,11 +185,11 @@ class CamouflageStore:
         with self.db.write() as conn:
             if batch.events:
                 insert_events(conn, batch.events)
-            _upsert(conn, t.sessions, batch.sessions, ["id"])
+            _upsert(conn, t.sessions, _storable_rows(batch.sessions), ["id"])
             _upsert(conn, t.bandit_arms, list(batch.arms.values()), ["decoy"])
             _upsert(conn, t.bandit_rewards, list(batch.rewards.values()), ["session_id"])
             _upsert(conn, t.assignments, list(batch.assignments.values()), ["source_ip"])
-            _insert_ignore(conn, t.honeytoken_links, batch.honeytoken_links)
+            _insert_ignore(conn, t.honeytoken_links, _storable_rows(batch.honeytoken_links))
             for use in batch.honeytoken_uses:
                 self._record_use(conn, use)
             if batch.generated:

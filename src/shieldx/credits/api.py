@@ -56,10 +56,14 @@ from shieldx.platform.roles import Role
 
 Writer = Annotated[Principal, Depends(requires(Role.ADMIN, Role.OPERATOR, Role.SERVICE))]  # docs
 IdemHeader = Annotated[
-    str | None,
+    str,
     Header(
         alias="Idempotency-Key",
-        description="Required on every mutating request: 1-255 printable characters.",
+        description="Required on every mutating request: 1-255 printable ASCII characters "
+        "(an sf-string, as in the IETF Idempotency-Key draft).",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
     ),
 ]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -79,8 +83,10 @@ def _idem(key: str | None, op: str, tenant: str, body: Any) -> Idempotency:
             "resend the same value to retry safely)",
             type="idempotency-key-missing",
         )
-    if not 0 < len(key) <= 255 or not key.isprintable():
-        raise Problem(400, "Idempotency-Key must be 1-255 printable characters", type="bad-request")
+    if not 0 < len(key) <= 255 or not (key.isascii() and key.isprintable()):
+        raise Problem(
+            400, "Idempotency-Key must be 1-255 printable ASCII characters", type="bad-request"
+        )
     payload = body.model_dump(mode="json", exclude={"tenant"}, exclude_none=True)
     return Idempotency(key, fingerprint(op, tenant, payload))
 
@@ -148,9 +154,7 @@ def _poster(router: APIRouter) -> Callable[..., Callable[[Handler], Handler]]:
                 [
                     inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=model),
                     inspect.Parameter("caller", inspect.Parameter.KEYWORD_ONLY, annotation=Writer),
-                    inspect.Parameter(
-                        "key", inspect.Parameter.KEYWORD_ONLY, annotation=IdemHeader, default=None
-                    ),
+                    inspect.Parameter("key", inspect.Parameter.KEYWORD_ONLY, annotation=IdemHeader),
                 ],
                 return_annotation=Response,
             )
@@ -187,7 +191,7 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
         return _answer(accepted)
 
     @post("/accounts", status_code=201, response_model=AccountResult, summary="Open an account")
-    async def open_account(body: AccountCreate, caller: Writer, key: IdemHeader = None) -> Response:
+    async def open_account(body: AccountCreate, caller: Writer, key: str | None = None) -> Response:
         """Open an account explicitly (409 account-exists if it is there)."""
         tenant = caller.tenant_for(body.tenant)
         idem = _idem(key, "open", tenant, body)
@@ -197,7 +201,7 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
         return await run("open", call)
 
     @post("/purchase", status_code=201, response_model=PurchaseResult, summary="Buy credits")
-    async def purchase(body: PurchaseRequest, caller: Writer, key: IdemHeader = None) -> Response:
+    async def purchase(body: PurchaseRequest, caller: Writer, key: str | None = None) -> Response:
         """Add a grant; the first purchase opens the account; payment details are sealed."""
         tenant = caller.tenant_for(body.tenant)
         idem = _idem(key, "purchase", tenant, body)
@@ -215,7 +219,7 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
         return await run("purchase", call)
 
     @post("/consume", response_model=ConsumeResult, summary="Use credits")
-    async def consume(body: ConsumeRequest, caller: Writer, key: IdemHeader = None) -> Response:
+    async def consume(body: ConsumeRequest, caller: Writer, key: str | None = None) -> Response:
         """Use credits now; refused whole (409 insufficient-credits) if available is short."""
         tenant = caller.tenant_for(body.tenant)
         idem = _idem(key, "consume", tenant, body)
@@ -229,7 +233,7 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
         return await run("consume", call)
 
     @post("/reserve", status_code=201, response_model=ReserveResult, summary="Hold credits")
-    async def reserve(body: ReserveRequest, caller: Writer, key: IdemHeader = None) -> Response:
+    async def reserve(body: ReserveRequest, caller: Writer, key: str | None = None) -> Response:
         """Hold credits until committed, cancelled or ttl_seconds pass."""
         tenant = caller.tenant_for(body.tenant)
         if body.ttl_seconds > max_ttl:
@@ -249,7 +253,7 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
         return await run("reserve", call)
 
     @post("/commit", response_model=CommitResult, summary="Commit a hold")
-    async def commit(body: CommitRequest, caller: Writer, key: IdemHeader = None) -> Response:
+    async def commit(body: CommitRequest, caller: Writer, key: str | None = None) -> Response:
         """Post all or part of a hold; the rest is released."""
         tenant = _hold_tenant(caller, body.tenant)
         idem = _idem(key, "commit", tenant or "", body)
@@ -259,7 +263,7 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
         return await run("commit", call)
 
     @post("/cancel", response_model=CancelResult, summary="Cancel a hold")
-    async def cancel(body: CancelRequest, caller: Writer, key: IdemHeader = None) -> Response:
+    async def cancel(body: CancelRequest, caller: Writer, key: str | None = None) -> Response:
         """Release a hold."""
         tenant = _hold_tenant(caller, body.tenant)
         idem = _idem(key, "cancel", tenant or "", body)
@@ -268,7 +272,7 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
         )
 
     @post("/threshold", response_model=ThresholdResult, summary="Set the low-balance alert")
-    async def threshold(body: ThresholdRequest, caller: Writer, key: IdemHeader = None) -> Response:
+    async def threshold(body: ThresholdRequest, caller: Writer, key: str | None = None) -> Response:
         """Alert once per crossing below the threshold; a webhook gets a signing secret."""
         tenant = caller.tenant_for(body.tenant)
         if body.webhook_url is not None:
@@ -286,7 +290,7 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
         return await run("threshold", call)
 
     @post("/batch", response_model=BatchResult, summary="Linked operations, all or none")
-    async def batch(body: BatchRequest, caller: Writer, key: IdemHeader = None) -> Response:
+    async def batch(body: BatchRequest, caller: Writer, key: str | None = None) -> Response:
         """Several operations committed together: all or none when atomic."""
         tenant = caller.tenant_for(body.tenant)
         if len(body.operations) > max_ops:

@@ -28,6 +28,7 @@ from shieldx.platform.app import Caller, requires
 from shieldx.platform.auth import Principal
 from shieldx.platform.errors import Problem
 from shieldx.platform.roles import Role
+from shieldx.platform.schemas import UtcTime
 
 Auditor = Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))]
 TenantQuery = Annotated[
@@ -127,7 +128,11 @@ def read_router(service: CreditsService) -> APIRouter:
         try:
             after = queries.decode_cursor(cursor) if cursor else None
         except ValueError:
-            raise Problem(400, "cursor is not one this API issued", type="bad-request") from None
+            raise Problem(
+                422,
+                "cursor is not one this API issued: pass next_cursor as given",
+                type="invalid-cursor",
+            ) from None
         await caught_up()
         return await anyio.to_thread.run_sync(
             lambda: queries.history_page(
@@ -158,15 +163,28 @@ def read_router(service: CreditsService) -> APIRouter:
             )
         )
 
-    @router.get("/report", response_model=Report, summary="Usage per hour or day")
+    @router.get(
+        "/report",
+        response_model=Report,
+        summary="Usage per hour or day",
+        responses={
+            200: {
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},  # with format=csv
+                }
+            }
+        },
+    )
     async def report(
         caller: Caller,
         account_id: AccountQuery = None,
         tenant: TenantQuery = None,
         from_: Annotated[
-            datetime | None, Query(alias="from", description="Start (RFC 3339).")
+            UtcTime | None, Query(alias="from", description="Start (RFC 3339).")
         ] = None,
-        to: Annotated[datetime | None, Query(description="End, exclusive (default now).")] = None,
+        to: Annotated[
+            UtcTime | None, Query(description="End (RFC 3339), exclusive (default now).")
+        ] = None,
         granularity: Annotated[Literal["hour", "day"], Query(description="Bucket size.")] = "hour",
         format: Annotated[Literal["json", "csv"], Query(description="json or csv.")] = "json",
     ) -> Response | dict[str, object]:

@@ -160,6 +160,7 @@ def build_component(
     @router.post(
         "/revoke",
         summary="Token revocation (RFC 7009): 200 alike for valid, unknown or revoked tokens",
+        response_class=Response,  # an empty 200: documented without a body
         openapi_extra=_form_body("token", "token_type_hint"),
     )
     async def revoke(request: Request, caller: Caller) -> Response:
@@ -195,7 +196,15 @@ def build_component(
         )
 
     @router.post("/admin/keys/rotate", summary="Rotate the token signing key")
-    async def rotate(_: Admin) -> RotateResponse:
+    async def rotate(caller: Admin) -> RotateResponse:
+        if caller.tenant is not None:
+            # The signing key serves every tenant: one tenant's admin may not replace it.
+            raise Problem(
+                403,
+                f"rotating the signing key needs an admin key that is not scoped to a tenant "
+                f"(this one is scoped to {caller.tenant!r})",
+                type="tenant-forbidden",
+            )
         kid = await anyio.to_thread.run_sync(service.rotate)
         await fresh()
         records = await anyio.to_thread.run_sync(service.key_records)
@@ -240,8 +249,15 @@ def _public(record: Any) -> dict[str, Any]:
 
 
 def _form_body(*fields: str) -> dict[str, Any]:
-    schema = {"type": "object", "properties": {f: {"type": "string"} for f in fields}}
-    schema["required"] = [fields[0]]
+    properties: dict[str, Any] = {f: {"type": "string"} for f in fields}
+    properties[fields[0]]["minLength"] = 1  # required *and* non-empty (RFC 6749: else 400)
+    # Other parameters are ignored (RFC 6749 section 3.1), but each appears once, as a string.
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": [fields[0]],
+        "additionalProperties": {"type": "string"},
+    }
     return {
         "requestBody": {
             "required": True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -28,6 +29,7 @@ from shieldx.platform.middleware import (
     PlatformState,
     security_headers,
 )
+from shieldx.platform.openapi import document_platform
 from shieldx.platform.roles import Role
 from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
 
@@ -120,11 +122,15 @@ def _platform_router(service: str) -> APIRouter:
         }
 
     async def create_key(
-        body: KeyCreate, request: Request, _: Annotated[Principal, Depends(requires(Role.ADMIN))]
+        body: KeyCreate,
+        request: Request,
+        caller: Annotated[Principal, Depends(requires(Role.ADMIN))],
     ) -> KeyCreated:
         store = context_of(request).api_keys
+        # A tenant-scoped admin mints keys of its own tenant only, never an unscoped one.
+        tenant = body.tenant if caller.tenant is None else caller.tenant_for(body.tenant)
         record, key = await anyio.to_thread.run_sync(
-            lambda: store.create(role=body.role, tenant=body.tenant, name=body.name)
+            lambda: store.create(role=body.role, tenant=tenant, name=body.name)
         )
         return KeyCreated(
             id=record.id, key=key, role=record.role, tenant=record.tenant, name=record.name
@@ -132,20 +138,23 @@ def _platform_router(service: str) -> APIRouter:
 
     async def list_keys(
         request: Request,
-        _: Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))],
+        caller: Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))],
         include_revoked: bool = False,
     ) -> list[KeyInfo]:
         store = context_of(request).api_keys
         records = await anyio.to_thread.run_sync(
             lambda: store.list(include_revoked=include_revoked)
         )
-        return [KeyInfo(**vars(r)) for r in records]
+        return [KeyInfo(**vars(r)) for r in records if caller.tenant in (None, r.tenant)]
 
     async def revoke_key(
-        key_id: str, request: Request, _: Annotated[Principal, Depends(requires(Role.ADMIN))]
+        key_id: str,
+        request: Request,
+        caller: Annotated[Principal, Depends(requires(Role.ADMIN))],
     ) -> Response:
         ctx = context_of(request)
-        if not await anyio.to_thread.run_sync(ctx.api_keys.revoke, key_id):
+        revoke = partial(ctx.api_keys.revoke, key_id, tenant=caller.tenant)
+        if not await anyio.to_thread.run_sync(revoke):
             raise Problem(404, f"no active key with id {key_id!r}", type="not-found")
         ctx.authenticator.forget()
         return Response(status_code=204)
@@ -211,7 +220,12 @@ def create_app(
     app.include_router(_platform_router(service))
     for router in component.routers:
         app.include_router(router)
-    _document_bearer_auth(app)
+    public_paths = PUBLIC_PATHS | component.public_paths
+    document_platform(
+        app,
+        is_public=lambda path: path in public_paths or path.startswith(PUBLIC_PREFIXES),
+        bearer_description="Authorization: Bearer <API key> (see `shieldx keys create`)",
+    )
 
     settings = ctx.settings
     limits = settings.security.rate_limit
@@ -228,7 +242,7 @@ def create_app(
         tenant_limiter=ctx.tenant_limiter if limits.enabled else None,
         metrics=HttpMetrics(registry),
         log_success=settings.server.access_log,
-        public_paths=PUBLIC_PATHS | component.public_paths,
+        public_paths=public_paths,
         public_prefixes=PUBLIC_PREFIXES,
     )
     cors = settings.server.cors
@@ -251,22 +265,3 @@ def platform_state(app: ASGIApp) -> PlatformState:
     while not isinstance(inner, PlatformMiddleware):
         inner = inner.app
     return inner.state
-
-
-def _document_bearer_auth(app: FastAPI) -> None:
-    original = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = original()
-        schema.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "Authorization: Bearer <API key> (see `shieldx keys create`)",
-        }
-        schema["security"] = [{"apiKey": []}]
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

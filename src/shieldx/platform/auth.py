@@ -102,16 +102,25 @@ def generate_key() -> tuple[str, str]:
     return f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}", key_id
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite keeps no offset: what comes back naive was stored as UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
 def _record(row: sa.Row[tuple[object, ...]]) -> ApiKeyRecord:
     m = row._mapping
+    created_at = _utc(m["created_at"])
+    assert created_at is not None
     return ApiKeyRecord(
         id=m["id"],
         name=m["name"],
         role=Role(m["role"]),
         tenant=m["tenant"],
         prefix=m["prefix"],
-        created_at=m["created_at"],
-        revoked_at=m["revoked_at"],
+        created_at=created_at,
+        revoked_at=_utc(m["revoked_at"]),
     )
 
 
@@ -169,14 +178,13 @@ class ApiKeyStore:
         with self._db.read() as conn:
             return [_record(row) for row in conn.execute(query)]
 
-    def revoke(self, key_id: str) -> bool:
-        """Revoke a key by id; False when no active key has that id."""
+    def revoke(self, key_id: str, *, tenant: str | None = None) -> bool:
+        """Revoke a key by id (of TENANT only, when given); False when no such active key."""
+        query = api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        if tenant is not None:
+            query = query.where(api_keys.c.tenant == tenant)
         with self._db.write() as conn:
-            result = conn.execute(
-                api_keys.update()
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=datetime.now(UTC))
-            )
+            result = conn.execute(query.values(revoked_at=datetime.now(UTC)))
         return result.rowcount == 1
 
     def has_admin(self) -> bool:

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 PROBLEM_BASE = "https://shieldx.dev/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -111,11 +112,39 @@ async def _http(request: Request, exc: Exception) -> Response:
     if isinstance(exc.__cause__, Problem):
         # FastAPI wraps errors raised while reading the body (e.g. our 413) in a 400.
         return await _problem(request, exc.__cause__)
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # ... and any other failure to parse it in a 400 that does not say what was wrong.
+        detail = _unparsable_body(exc.__cause__)
+        return problem_response(request, 400, detail, slug="malformed-json")
     slug, template = _HTTP_SLUGS.get(exc.status_code, (None, None))
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if template and detail == HTTPStatus(exc.status_code).phrase:
         detail = template.format(path=request.url.path, method=request.method)
-    return problem_response(request, exc.status_code, detail, slug=slug, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(request, exc.status_code, detail, slug=slug, headers=headers)
+
+
+def _unparsable_body(cause: BaseException) -> str:
+    if isinstance(cause, RecursionError):
+        return "the request body is not valid JSON: it nests too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the request body is not valid UTF-8 (byte {cause.start})"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "the request body is not valid JSON: a number has more than 4300 digits"
+    return f"the request body could not be parsed ({type(cause).__name__})"
+
+
+def _allowed_methods(request: Request) -> str:
+    # Starlette names only the methods of the first route whose path matched; RFC 9110
+    # asks for every method the resource supports (GET and POST /things are two routes).
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route_methods
+    return ", ".join(sorted(methods))
 
 
 def _is_json(content_type: str) -> bool:

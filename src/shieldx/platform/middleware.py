@@ -155,6 +155,13 @@ class PlatformMiddleware:
                 f"headers total {size} bytes (limit {self.limits.max_header_bytes})",
                 type="headers-too-large",
             )
+        if "\x00" in scope["path"] or _has_nul(scope.get("query_string", b"")):
+            # No identifier or parameter of ours may hold one, and PostgreSQL cannot store it.
+            return Problem(
+                400,
+                "the URL contains a NUL character (%00), which no parameter may hold",
+                type="bad-request",
+            )
         if self.state.draining and scope["path"] not in HEALTH_PATHS:
             return Problem(
                 503,
@@ -290,6 +297,10 @@ class _Outcome:
     started: bool = False
     principal: Principal | None = None
     problem: str | None = None
+
+
+def _has_nul(query_string: bytes) -> bool:
+    return b"%00" in query_string or b"\x00" in query_string
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:

@@ -15,8 +15,10 @@ from typing import Any
 import structlog
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shieldx.platform.app import platform_state
+from shieldx.platform.errors import PROBLEM_CONTENT_TYPE, problem_body
 
 log = structlog.get_logger("shieldx.server")
 
@@ -41,6 +43,30 @@ class Listener:
         return f"http://{host}:{self.port}"
 
 
+class ProblemHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, answering an unparsable request with problem+json too.
+
+    A request the parser refuses (an over-long URL, a bad header byte) never reaches the
+    app; uvicorn's own answer is text/plain.
+    """
+
+    def send_400_response(self, msg: str) -> None:
+        """The 400 for a request that is not valid HTTP/1.1; the connection is closed."""
+        body = problem_body(
+            400, f"the request is not valid HTTP/1.1: {msg}", instance="", slug="bad-request"
+        )
+        head = [
+            b"HTTP/1.1 400 Bad Request",
+            b"content-type: " + PROBLEM_CONTENT_TYPE.encode(),
+            b"content-length: " + str(len(body)).encode(),
+            b"x-content-type-options: nosniff",
+            b"cache-control: no-store",
+            b"connection: close",
+        ]
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.transport.close()
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -58,7 +84,7 @@ def uvicorn_config(
         lifespan="on",
         log_config=None,
         access_log=False,
-        http="httptools",
+        http=ProblemHttpToolsProtocol,
         loop="none",
         server_header=False,  # the platform does not advertise its server software
         proxy_headers=False,  # no trusted proxies unless configured

@@ -39,6 +39,8 @@ from shieldx.shadow.records import request_variables
 
 _RULE_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 _RULESET_NAME: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+# Versions are stored as 32-bit integers on both backends.
+MAX_VERSION: Final = 2**31 - 1
 REQUEST_ENV: Final = CelEnvironment(request_variables())
 
 
@@ -283,6 +285,8 @@ def parse_ruleset_ref(text: str) -> tuple[str, int | None]:
         raise ValueError(f"rule set name {name!r} must match {_RULESET_NAME.pattern}")
     if not at:
         return name, None
-    if not version.isdigit() or int(version) < 1:
-        raise ValueError(f"version in {text!r} must be a positive integer")
+    # isascii: str.isdigit() also admits digits int() refuses ("²") or reads oddly ("٣").
+    digits = version.isascii() and version.isdigit() and len(version) <= len(str(MAX_VERSION))
+    if not digits or not 1 <= int(version) <= MAX_VERSION:
+        raise ValueError(f"version in {text!r} must be an integer from 1 to {MAX_VERSION}")
     return name, int(version)

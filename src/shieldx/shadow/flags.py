@@ -18,6 +18,7 @@ buckets: nobody already in the rollout is dropped.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +34,20 @@ from shieldx.shadow.cel import (
     CompiledExpression,
     compile_expression,
 )
-from shieldx.shadow.cel_types import DYN, STRING, CelLimits, Variable, map_of
+from shieldx.shadow.cel_types import (
+    DYN,
+    INT64_MAX,
+    INT64_MIN,
+    STRING,
+    CelLimits,
+    Variable,
+    map_of,
+)
 from shieldx.shadow.contexts import ContextError, normalize_context
 
 _FLAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 _LIMITS: Final = CelLimits()
+MAX_VARIANT_DEPTH: Final = 32
 FLAG_ENV: Final = CelEnvironment(
     {
         "context": Variable(
@@ -100,6 +110,28 @@ class InvalidFlag(ValueError):
     """A flag definition that is inconsistent or whose targeting does not compile."""
 
 
+def check_variant_value(value: object, where: str, depth: int = 0) -> None:
+    """Raise InvalidFlag unless VALUE is JSON the store can keep: finite, int64, not too deep."""
+    if depth > MAX_VARIANT_DEPTH:
+        raise InvalidFlag(f"{where} nests deeper than {MAX_VARIANT_DEPTH} levels")
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidFlag(f"{where} is outside the 64-bit integer range")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidFlag(f"{where} is not a finite number")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            check_variant_value(item, f"{where}[{i}]", depth + 1)
+    elif isinstance(value, Mapping):
+        for name, item in value.items():
+            check_variant_value(item, f"{where}.{name}", depth + 1)
+    else:
+        raise InvalidFlag(f"{where} has unsupported type {type(value).__name__}")
+
+
 @dataclass(frozen=True, slots=True)
 class Flag:
     """A compiled, immutable feature flag; build it with Flag.compile."""
@@ -126,6 +158,8 @@ class Flag:
         """Validate the definition and compile its targeting rules once."""
         if not _FLAG_KEY.fullmatch(key):
             raise InvalidFlag(f"flag key {key!r} must match {_FLAG_KEY.pattern}")
+        for name, value in variants.items():
+            check_variant_value(value, f"variants.{name}")
         named = [("default_variant", default_variant)] + [
             (f"targeting[{i}].variant", r.variant) for i, r in enumerate(targeting)
         ]

@@ -153,7 +153,10 @@ def rollouts_router(service: ShadowService, settings: Settings) -> APIRouter:
         )
 
     @router.post(
-        "/shadow/gateways", status_code=201, summary="Register a gateway for rolling deployments"
+        "/shadow/gateways",
+        status_code=201,
+        summary="Register a gateway for rolling deployments",
+        responses={200: {"description": "The gateway was already registered"}},
     )
     async def register(body: GatewayIn, caller: Gateway, tenant: TenantQuery = None) -> Any:
         owner = caller.tenant_for(tenant)

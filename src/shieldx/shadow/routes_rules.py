@@ -71,7 +71,10 @@ def decide_router(service: ShadowService) -> APIRouter:
         description="Query: tenant (unscoped keys), gateway (the calling gateway's id, for rolling "
         "deployments). Roles: service, operator, admin.",
         openapi_extra={
-            "requestBody": {"content": {"application/json": {"schema": _RECORD_SCHEMA}}}
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _RECORD_SCHEMA}},
+            }
         },
     )
     return router
@@ -110,7 +113,10 @@ def rules_router(service: ShadowService, settings: Settings) -> APIRouter:
         "/shadow/rulesets/{ref}/check",
         summary="Evaluate one request record by hand: the decision and every matching rule",
         openapi_extra={
-            "requestBody": {"content": {"application/json": {"schema": _RECORD_SCHEMA}}}
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _RECORD_SCHEMA}},
+            }
         },
     )
     async def check(ref: str, request: Request, caller: Reader, tenant: TenantQuery = None) -> Any:
@@ -123,10 +129,11 @@ def rules_router(service: ShadowService, settings: Settings) -> APIRouter:
         summary="Mirror feed: a batch of records (JSON array or JSON lines) for the running A/B tests",
         openapi_extra={
             "requestBody": {
+                "required": True,
                 "content": {
                     "application/json": {"schema": {"type": "array", "items": _RECORD_SCHEMA}},
                     "application/x-ndjson": {"schema": {"type": "string"}},
-                }
+                },
             }
         },
     )

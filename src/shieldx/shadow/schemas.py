@@ -17,9 +17,17 @@ _WEEK = timedelta(days=7)
 
 
 class Body(BaseModel):
-    """Base of every request body: unknown keys are refused."""
+    """Base of every request body: unknown keys and NUL characters in strings are refused."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # Names and reasons land in text columns, which PostgreSQL refuses NUL in (a 500).
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character (U+0000)")
+        return value
 
 
 class RuleIn(Body):

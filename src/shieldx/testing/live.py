@@ -28,7 +28,7 @@ class LiveServer:
     def __init__(self, app: ASGIApp, *, startup_timeout: float = 30.0) -> None:
         self.app = app
         self.startup_timeout = startup_timeout
-        self._sock = socket.socket()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
