@@ -33,6 +33,7 @@ from shieldx.credits.store import EventStore, create_store
 from shieldx.platform import migrations
 from shieldx.platform.bench import machine
 from shieldx.platform.context import PlatformContext, build_context
+from shieldx.platform.server import run as run_loop  # uvloop, as the server runs
 
 TENANT = "bench"
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -260,7 +261,7 @@ def run_bench(
             if http:
                 from shieldx.credits.bench_http import http_consume
 
-                asyncio.run(_seed_only(ctx, accounts))
+                run_loop(_seed_only(ctx, accounts))
                 report.update(
                     http_consume(
                         data_dir=Path(tmp),
@@ -277,7 +278,7 @@ def run_bench(
                     print(
                         f"loading {accounts} accounts, then {duration:g} s of load", file=sys.stderr
                     )
-                report.update(asyncio.run(_in_process(ctx, accounts, concurrency, duration)))
+                report.update(run_loop(_in_process(ctx, accounts, concurrency, duration)))
                 report["concurrency"] = concurrency
             store = create_store(ctx.db)
             report.update(measure_replay(store))

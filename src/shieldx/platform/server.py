@@ -10,7 +10,7 @@ import signal
 import socket
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 import uvicorn
@@ -21,6 +21,7 @@ from shieldx.platform.app import platform_state
 from shieldx.platform.errors import PROBLEM_CONTENT_TYPE, problem_body
 
 log = structlog.get_logger("shieldx.server")
+_T = TypeVar("_T")
 
 
 class ServeError(Exception):
@@ -195,12 +196,11 @@ async def _wait_started(servers: list[_Server], tasks: list[asyncio.Task[None]])
         await asyncio.sleep(0.01)
 
 
-def run(main: Coroutine[Any, Any, None]) -> None:
-    """Run MAIN on uvloop when it is installed, else on asyncio's default loop."""
+def run(main: Coroutine[Any, Any, _T]) -> _T:
+    """Run MAIN on uvloop when it is installed, else on asyncio's default loop; its result."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        asyncio.run(main)
-        return
+        return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
+        return runner.run(main)
