@@ -2,10 +2,10 @@
 
 Callers enqueue work and await a future. The writer task takes everything queued, loads
 what it lacks (accounts, command-log entries) in a thread, applies the commands in order
-against cached aggregates, and hands the batch's rows to a commit thread that writes them
-in ONE transaction. While a batch commits, the next one is applied (a pipeline of depth
+against cached aggregates, and hands the batch's rows to the commit process (committer.py)
+that writes them in ONE transaction. While a batch commits, the next one is applied (a pipeline of depth
 `pipeline_depth`); each caller is answered only after its batch - and every batch before
-it - is durable. When a commit fails, every later batch is refused by the commit thread,
+it - is durable. When a commit fails, every later batch is refused by the commit process,
 the accounts those batches touched are dropped and the submissions are applied again from
 the database, so memory never runs ahead of what was committed.
 """
@@ -309,7 +309,7 @@ class GroupCommitWriter:
 
     # ------------------------------------------------------------------ completion
     def _committed(self, batch: Batch) -> None:
-        """Runs on the event loop when the commit thread is done with BATCH."""
+        """Runs on the event loop when the commit process is done with BATCH."""
         assert self._inflight and self._inflight[0] is batch
         self._inflight.popleft()
         result = batch.result
