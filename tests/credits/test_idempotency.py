@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from shieldx.credits.service import CreditsService, Idempotency, fingerprint
-from shieldx.credits.submissions import IdempotencyMismatch
+from shieldx.credits.submissions import IdempotencyMismatch, WriterUnavailable
 from shieldx.credits.sweeper import Sweeper
 from shieldx.platform.context import PlatformContext
 
@@ -89,3 +89,32 @@ def test_keys_are_forgotten_after_the_retention(
         return await _consume(service, "k1", 30)
 
     assert run_service(platform_ctx, reuse, clock=clock)[2] is False  # executed again
+
+
+def test_a_crashed_writer_answers_unavailable_instead_of_hanging(
+    ctx_on_backend: PlatformContext,
+) -> None:
+    """Fault injection: a bug inside the writer task must not leave callers waiting forever."""
+
+    async def scenario(service: CreditsService) -> list[object]:
+        await service.purchase(
+            tenant="t", account_id="a", amount=10, grant_type="paid", priority=0,
+            expires_at=None, payment=None, idem=Idempotency("buy", "h"),
+        )  # fmt: skip
+        writer = service.writer
+
+        def broken(items: object) -> object:
+            raise RuntimeError("injected bug")
+
+        writer._apply = broken  # type: ignore[method-assign]
+        outcomes = []
+        for n in range(2):  # the one that meets the bug, and one sent after it
+            call = service.consume(
+                tenant="t", account_id="a", amount=1, reason="r", idem=Idempotency(f"c{n}", "h")
+            )
+            outcomes += await asyncio.wait_for(asyncio.gather(call, return_exceptions=True), 10)
+        return outcomes
+
+    outcomes = run_service(ctx_on_backend, scenario)
+    assert [type(o) for o in outcomes] == [WriterUnavailable, WriterUnavailable]
+    assert "stopped" in str(outcomes[1])

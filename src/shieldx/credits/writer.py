@@ -95,6 +95,7 @@ class GroupCommitWriter:
         self._queue: deque[Submission] = deque()
         self._inflight: deque[Batch] = deque()
         self._retry: list[Submission] = []
+        self._taken: list[Submission] = []
         self._dirty: set[AccountKey] = set()
         self._resetting = False
         self._epoch = 0
@@ -116,15 +117,31 @@ class GroupCommitWriter:
         await self.committer.start()
         self.head_position = self.committer.head[0]
         self._task = asyncio.create_task(self._run(), name="credits-writer")
-        self._task.add_done_callback(_report_crash)
+        self._task.add_done_callback(self._task_done)
 
     async def stop(self) -> None:
         """Finish what is queued and in flight, then stop the commit process."""
         self._stopping = True
         self._wakeup.set()
         if self._task is not None:
-            await self._task
+            # A task that crashed was reported when it ended (_task_done); stop cleanly.
+            await asyncio.wait([self._task])
         await self.committer.stop()
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # The writer only ends when stopped. Should a bug ever end it, every caller waiting
+        # on it gets a 503 rather than an answer that never comes, and it is logged loudly.
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("credits.writer_crashed", error=repr(task.exception()))
+        error = WriterUnavailable("the credits writer has stopped; the service must restart")
+        inflight = (s for b in self._inflight for s in b.submissions)
+        waiting = [*self._taken, *self._queue, *self._retry, *inflight]
+        self._queue.clear()
+        self._retry = []
+        for s in waiting:
+            if not s.future.done():
+                s.future.set_exception(error)
 
     # ------------------------------------------------------------------ submitting
     async def submit(
@@ -138,6 +155,8 @@ class GroupCommitWriter:
         """Queue WORK and wait until it is committed (or refused, or answered from the log)."""
         if self._stopping:
             raise WriterUnavailable("the credits writer is shutting down")
+        if self._task is not None and self._task.done():
+            raise WriterUnavailable("the credits writer has stopped; the service must restart")
         if len(self._queue) >= self.queue_limit:
             raise WriterUnavailable("the credits writer queue is full; retry shortly")
         loop = asyncio.get_running_loop()
@@ -183,6 +202,7 @@ class GroupCommitWriter:
                 # other commits, instead of everyone waiting for one big commit.
                 take = (take + 1) // 2
             items = [self._queue.popleft() for _ in range(min(self.max_batch, take))]
+            self._taken = items  # out of the queue, not yet in flight
             try:
                 if not self.committer.running:
                     await self.committer.start()  # it died: a new one reads the head again
@@ -196,6 +216,7 @@ class GroupCommitWriter:
                 continue
             batch = self._apply(items)
             self._inflight.append(batch)
+            self._taken = []
             self.committer.submit(batch)
 
     async def _prefetch(self, items: list[Submission]) -> None:
@@ -397,9 +418,3 @@ class GroupCommitWriter:
         for s in items:
             s.outcome = error
             self._answer(s)
-
-
-def _report_crash(task: asyncio.Task[None]) -> None:
-    # The writer only ends when stopped; if it ever dies, say so loudly: writes would hang.
-    if not task.cancelled() and task.exception() is not None:
-        log.error("credits.writer_crashed", error=repr(task.exception()))
