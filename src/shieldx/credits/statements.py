@@ -168,12 +168,15 @@ def balance_check_sql(backend: str) -> str:
     )
 
 
+USAGE_SCANS = 3
+
+
 def projection_sql(backend: str) -> tuple[str, str]:
     """(history, usage) statements projecting the events with AFTER < position <= UPTO.
 
     Both read only columns of the event rows (plus, for hold resolutions and purchases, one
     JSON field), so a projection step runs inside the database without a Python loop.
-    Parameters: history (after, upto); usage (after, upto) six times.
+    Parameters: history (after, upto); usage (after, upto) three times (USAGE_SCANS).
     """
     money = ",".join(f"'{t}'" for t in MONEY_TYPES)
     history = (
@@ -186,16 +189,21 @@ def projection_sql(backend: str) -> tuple[str, str]:
     kind = json_field(backend, "kind")
     bucket = f"at_us - at_us % {HOUR_US}"
     resolutions = "('hold_committed','hold_cancelled','hold_expired')"
+    # One scan for every event's own amount (its kind and reason by type), one each for the
+    # released and expired parts of hold resolutions: three scans of the range, not six.
+    primary = (
+        "CASE type WHEN 'credits_purchased' THEN 'purchased' WHEN 'credits_reserved' THEN 'held'"
+        " WHEN 'grant_expired' THEN 'expired' ELSE 'consumed' END AS kind,"
+        f" CASE type WHEN 'credits_purchased' THEN {kind} WHEN 'credits_consumed' THEN reason"
+        " WHEN 'hold_committed' THEN reason ELSE '' END AS reason, amount AS value"
+        " FROM event_store WHERE (type IN ('credits_purchased','credits_consumed',"
+        "'hold_committed','credits_reserved') OR (type = 'grant_expired' AND amount > 0))"
+    )
     parts = [
-        f"'purchased' AS kind, {kind} AS reason, amount AS value"
-        " FROM event_store WHERE type = 'credits_purchased'",
-        "'consumed', reason, amount FROM event_store"
-        " WHERE type IN ('credits_consumed','hold_committed')",
-        "'held', '', amount FROM event_store WHERE type = 'credits_reserved'",
+        primary,
         f"'released', '', {released} FROM event_store"
         f" WHERE type IN {resolutions} AND {released} > 0",
         f"'expired', '', {expired} FROM event_store WHERE type IN {resolutions} AND {expired} > 0",
-        "'expired', '', amount FROM event_store WHERE type = 'grant_expired' AND amount > 0",
     ]
     union = " UNION ALL ".join(
         f"SELECT tenant, {bucket} AS bucket_us, account_id, {part}"

@@ -352,7 +352,7 @@ def project(cur: Any, sql: Callable[[str], str], history: str, usage: str, after
     if cur.rowcount != 2:
         return Step(None, gap)
     cur.execute(history, (after, upto))
-    cur.execute(usage, (after, upto) * 6)
+    cur.execute(usage, (after, upto) * q.USAGE_SCANS)
     return Step(upto, gap)
 
 
