@@ -71,7 +71,7 @@ def evaluate_batch(
             control = experiment.control.decide(record)
             candidate = experiment.candidate.decide(record)
             unit = sticky_unit(record, experiment.sticky_key)
-            variant = assign_variant(experiment.id, unit, experiment.split)
+            variant = assign_variant(experiment.hash_seed, unit, experiment.split)
             tallies[experiment.id].observe(
                 variant, control, candidate, item.label, record["ip"], client_bound
             )
@@ -141,7 +141,7 @@ class Enforcer:
         for experiment in snapshot.experiments.get(tenant, ()):
             control, candidate = run(experiment.control), run(experiment.candidate)
             unit = sticky_unit(record, experiment.sticky_key)
-            variant = assign_variant(experiment.id, unit, experiment.split)
+            variant = assign_variant(experiment.hash_seed, unit, experiment.split)
             self.pending.test(experiment.id).observe(
                 variant, control, candidate, label, record["ip"], self.pending.client_bound
             )

@@ -56,6 +56,12 @@ class Experiment:
     reason: str | None = None
     decided_at: datetime | None = None
     stopped_at: datetime | None = None
+    seed: str | None = None
+
+    @property
+    def hash_seed(self) -> str:
+        """What units are hashed with: the chosen seed, else the test id."""
+        return self.seed or self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,7 @@ class ExperimentStore:
                     prior=_prior_text(e.prior),
                     min_samples=e.min_samples,
                     sticky_key=e.sticky_key,
+                    seed=e.seed,
                     status="running",
                     created_at=e.created_at,
                     created_by=e.created_by,
@@ -278,6 +285,7 @@ def _experiment(m: sa.RowMapping, refs: dict[tuple[str, str], RulesetRef]) -> Ex
         reason=m["reason"],
         decided_at=maybe_utc(m["decided_at"]),
         stopped_at=maybe_utc(m["stopped_at"]),
+        seed=m["seed"],
     )
 
 

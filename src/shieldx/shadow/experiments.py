@@ -60,6 +60,7 @@ class ExperimentService:
         min_samples: int,
         sticky_key: str | None,
         created_by: str,
+        seed: str | None = None,
     ) -> Experiment:
         """Start a test of CANDIDATE against CONTROL on the tenant's traffic."""
         control_ref = resolve_ref(self.catalog, tenant, control, "control")
@@ -93,6 +94,7 @@ class ExperimentService:
             status="running",
             created_at=self.clock(),
             created_by=created_by,
+            seed=seed,
         )
         self.store.create(experiment)
         self.metrics.ab_tests.labels(event="created").inc()

@@ -111,6 +111,7 @@ def experiment_doc(e: Experiment) -> dict[str, Any]:
         },
         "min_samples": e.min_samples,
         "sticky_key": e.sticky_key,
+        "seed": e.hash_seed,
         "winner": e.winner,
         "reason": e.reason,
         "created_at": iso(e.created_at),

@@ -85,6 +85,7 @@ def rollouts_router(service: ShadowService, settings: Settings) -> APIRouter:
             min_samples=body.min_samples,
             sticky_key=body.sticky_key,
             created_by=caller.key_id,
+            seed=body.seed,
         )
         return {"test_id": doc["id"], **doc}
 

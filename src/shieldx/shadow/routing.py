@@ -33,6 +33,7 @@ class RunningExperiment:
     candidate: RuleSet
     split: float
     sticky_key: str
+    hash_seed: str  # units are assigned by murmur3("hash_seed:unit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,5 +120,10 @@ def _experiment(experiment: Experiment, catalog: RuleSetCatalog) -> RunningExper
         log.error("shadow.test_unloadable", test_id=experiment.id, error=str(exc))
         return None
     return RunningExperiment(
-        experiment.id, control, candidate, experiment.split, experiment.sticky_key
+        experiment.id,
+        control,
+        candidate,
+        experiment.split,
+        experiment.sticky_key,
+        experiment.hash_seed,
     )

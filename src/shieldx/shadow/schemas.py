@@ -72,6 +72,9 @@ class ExperimentCreate(Body):
     prior: PriorIn | None = None
     min_samples: int = Field(100, ge=0, le=1_000_000_000)
     sticky_key: str | None = Field(None, max_length=300)
+    # As GrowthBook's experiment seed: units are hashed with "seed:unit". Two tests with the
+    # same seed and split put every unit in the same variant; the default is the test id.
+    seed: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
 
     @field_validator("sticky_key")
     @classmethod

@@ -60,6 +60,8 @@ ab_tests = sa.Table(
     sa.Column("prior", sa.Text, nullable=False),
     sa.Column("min_samples", sa.Integer, nullable=False),
     sa.Column("sticky_key", sa.String(300), nullable=False),
+    # Hash seed of the sticky assignment; NULL: the test id (shadow_0002).
+    sa.Column("seed", sa.String(64)),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("winner", sa.String(16)),
     sa.Column("reason", sa.Text),
