@@ -125,7 +125,15 @@ def test_a_webhook_is_retried_and_its_signature_verifies(webhook_ctx: PlatformCo
 
 def test_private_webhook_targets_are_refused_by_default(platform_ctx: PlatformContext) -> None:
     with serve_credits(platform_ctx) as api:
-        for url in ("http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://localhost/x"):
+        for url in (
+            "http://127.0.0.1:9/x",
+            "http://10.0.0.1/x",
+            "http://localhost/x",
+            "http://0/x",  # legacy IPv4 spellings of private addresses, too
+            "http://127.1/x",
+            "http://2130706433/x",
+            "http://0x7f.1/x",
+        ):
             response = api.post(
                 "/credits/threshold", {"account_id": "a1", "threshold": 1, "webhook_url": url}
             )

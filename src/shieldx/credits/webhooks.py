@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import ipaddress
 import random
+import socket
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,7 +78,16 @@ def verify_signature(
 
 
 def _private(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    except ValueError:
+        # The legacy IPv4 forms resolvers still accept ("0", "127.1", "0x7f.1",
+        # "2130706433"): inet_aton reads them as the C library would when connecting.
+        try:
+            packed = socket.inet_aton(address)
+        except OSError:
+            raise ValueError(f"{address!r} is a name, not an address") from None
+        ip = ipaddress.IPv4Address(packed)
     return not ip.is_global or ip.is_multicast
 
 
