@@ -86,7 +86,8 @@ def connect(config: dict[str, Any]) -> Any:
         return conn
     import psycopg
 
-    return psycopg.connect(config["target"], autocommit=False)
+    timeout = int(config.get("connect_timeout", 10))
+    return psycopg.connect(config["target"], autocommit=False, connect_timeout=timeout)
 
 
 class CommitServer:

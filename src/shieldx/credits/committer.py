@@ -27,6 +27,7 @@ from shieldx.credits.storage import LedgerStorage
 from shieldx.credits.submissions import Batch
 
 log = structlog.get_logger("shieldx.credits")
+START_TIMEOUT = 30.0  # seconds for a new commit process to open the database
 Done = Callable[[Batch], None]
 Projected = Callable[[int], None]
 
@@ -135,9 +136,19 @@ class ProcessCommitter(_Committer):
         self._stdin = stdin
         stdin.write(frame(self.config))
         ready, exited = self._ready, self._exit
-        await asyncio.wait([ready, exited], return_when=asyncio.FIRST_COMPLETED)
+        timeout = float(self.config.get("start_timeout", START_TIMEOUT))
+        await asyncio.wait([ready, exited], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():
             self._stdin = None
+            gave_up = not exited.done()
+            if gave_up:  # still connecting (an unreachable server): give up on it
+                transport.kill()
+                await exited
+            transport.close()
+            if gave_up:
+                raise StoreUnavailable(
+                    f"the commit process could not open the database within {timeout:g} s"
+                )
             raise StoreUnavailable("the commit process could not open the database")
 
     def submit(self, batch: Batch) -> None:
