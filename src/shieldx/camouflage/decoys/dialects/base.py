@@ -8,6 +8,7 @@ code in a subclass is the part of the server that no data file can describe.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, NoReturn
 
@@ -54,7 +55,7 @@ class BodyFraming:
 NO_BODY = BodyFraming(length=0)
 
 
-class Dialect:
+class Dialect(ABC):
     """One server family's HTTP/1.x behaviour, configured by a template."""
 
     name: ClassVar[str] = ""
@@ -94,17 +95,17 @@ class Dialect:
 
     # -- parsing ---------------------------------------------------------------------------
 
+    @abstractmethod
     def parse_request_line(self, line: bytes) -> RequestLine:
         """Split a request line (with its line terminator) or raise Rejection."""
-        raise NotImplementedError
 
+    @abstractmethod
     def request_line_too_long(self) -> NoReturn:
         """Raise the server's answer to an over-long request line."""
-        raise NotImplementedError
 
+    @abstractmethod
     def header_too_large(self, line: RequestLine, what: str) -> NoReturn:
         """Raise the server's answer to an over-long header line, section or count."""
-        raise NotImplementedError
 
     def admit_line(self, state: list[int], length: int, *, first: bool) -> None:
         """Account for one head line (with terminator) against the server's buffers.
@@ -112,17 +113,18 @@ class Dialect:
         ``state`` starts empty for each request and belongs to the dialect. The default does
         nothing: the per-line and total caps in ``limits`` are enforced by the protocol.
         """
+        return
 
+    @abstractmethod
     def parse_head(self, line: RequestLine, raw_fields: list[bytes], bare_lf: bool) -> Request:
         """Turn the header lines (without terminators) into a Request or raise Rejection.
 
         ``bare_lf`` says whether any header line ended in LF alone.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def body_framing(self, request: Request) -> BodyFraming:
         """Say how the request body is delimited (raise Rejection to refuse it)."""
-        raise NotImplementedError
 
     # -- answering -------------------------------------------------------------------------
 
@@ -149,19 +151,19 @@ class Dialect:
         """Bytes sent as soon as a head with a body is accepted (e.g. 100 Continue)."""
         return b""
 
+    @abstractmethod
     def respond(self, request: Request, conn: ConnectionState) -> Response:
         """Answer an accepted request from the template."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reject(
         self, status: int, variant: str, line: RequestLine | None, conn: ConnectionState
     ) -> Response:
         """Answer a refused request the way the server refuses it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def dynamic(self, request: Request, page: DynamicResponse, conn: ConnectionState) -> Response:
         """Wrap a dynamic page in this server's headers."""
-        raise NotImplementedError
 
     def internal_error(self, line: RequestLine | None, conn: ConnectionState) -> Response:
         """The server's answer when something breaks while handling a request."""
