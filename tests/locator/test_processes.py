@@ -69,7 +69,7 @@ def test_two_processes_share_revocations_and_keys(backend_url: str, tmp_path: Pa
 
         # Retired from the command line: both processes refuse the old key at once.
         retire = subprocess.run(
-            [sys.executable, "-m", "shieldx", "locator", "keys", "retire", _kid(old)],
+            [sys.executable, "-m", "shieldx", "locator", "keys", "retire", "--", _kid(old)],
             env={**os.environ, **env, "SHIELDX_DATA_DIR": str(data)},
             capture_output=True,
             text=True,
