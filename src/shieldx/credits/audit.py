@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shieldx.credits import chain
+from shieldx.credits.consistency import check_derived
 from shieldx.credits.store import EventStore
+
+
+class RangeRefused(ValueError):
+    """The requested range is reversed or lies past the head: nothing to verify there."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,7 @@ class Verification:
     head_position: int
     first_bad_position: int | None = None
     reason: str | None = None
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The API's answer."""
@@ -29,6 +35,7 @@ class Verification:
             "head_position": self.head_position,
             "first_bad_position": self.first_bad_position,
             "reason": self.reason,
+            "mismatches": self.mismatches,
         }
 
 
@@ -37,11 +44,32 @@ def verify(
     *,
     from_position: int | None = None,
     to_position: int | None = None,
+    deep: bool = False,
     chunk: int = 20_000,
 ) -> Verification:
-    """Recompute every hash from FROM (default 1) to TO (default the end) and compare."""
-    start = max(1, from_position or 1)
+    """Recompute every hash from FROM (default 1) to TO (default the end) and compare;
+    RangeRefused when FROM > TO or either lies past the recorded head. DEEP also checks every
+    snapshot and balance row against the fold of the events (see consistency)."""
+    result = _verify_chain(store, from_position, to_position, chunk)
+    if not deep:
+        return result
+    mismatches = check_derived(store)
+    if not mismatches:
+        return result
+    first = mismatches[0]
+    reason = result.reason or (
+        f"{len(mismatches)} derived row(s) differ from the events, first the {first['kind']} of"
+        f" {first['tenant']}/{first['account_id']}: {first['reason']}"
+    )
+    return replace(result, ok=False, reason=reason, mismatches=mismatches)
+
+
+def _verify_chain(
+    store: EventStore, from_position: int | None, to_position: int | None, chunk: int
+) -> Verification:
     recorded_head = store.head()
+    check_range(from_position, to_position, recorded_head[0])
+    start = max(1, from_position or 1)
     previous = chain.GENESIS
     if start > 1:
         before = store.read_events(start - 2, 1, upto=start - 1)
@@ -94,6 +122,21 @@ def verify(
         if previous.hex() != head_hash and last == head_position and count:
             return _bad(count, previous, last, last, "the last event differs from the chain head")
     return Verification(True, count, previous.hex(), last)
+
+
+def check_range(from_position: int | None, to_position: int | None, head: int) -> None:
+    """Refuse a reversed range or one that starts or ends past HEAD."""
+    if from_position is not None and to_position is not None and from_position > to_position:
+        raise RangeRefused(
+            f"from_position ({from_position}) is after to_position ({to_position}): "
+            "give the first position, then the last"
+        )
+    for name, value in (("from_position", from_position), ("to_position", to_position)):
+        if value is not None and value > head:
+            raise RangeRefused(
+                f"{name} ({value}) is past the head of the log (position {head}); "
+                f"positions run from 1 to {head}"
+            )
 
 
 def _missing(expected: int, found: int) -> str:

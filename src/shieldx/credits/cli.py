@@ -5,6 +5,7 @@ Import-light: the heavy modules are imported inside the commands.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -74,6 +75,9 @@ def verify(
         int | None, typer.Option("--from", min=1, help="First position.")
     ] = None,
     to_position: Annotated[int | None, typer.Option("--to", min=1, help="Last position.")] = None,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Also check snapshots and balance rows.")
+    ] = False,
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
     json_out: JsonOpt = False,
@@ -82,14 +86,18 @@ def verify(
     import orjson
 
     from shieldx.cli import open_context
+    from shieldx.credits.audit import RangeRefused
     from shieldx.credits.audit import verify as verify_chain
     from shieldx.credits.store import create_store
 
     ctx = open_context(config, data_dir)
     try:
         result = verify_chain(
-            create_store(ctx.db), from_position=from_position, to_position=to_position
+            create_store(ctx.db), from_position=from_position, to_position=to_position, deep=deep
         )
+    except RangeRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
     finally:
         ctx.close()
     if json_out:
@@ -98,6 +106,8 @@ def verify(
         print(f"ok: {result.verified_events} events, head {result.head_hash}")
     else:
         print(f"BROKEN at position {result.first_bad_position}: {result.reason}")
+        for found in result.mismatches:
+            print(f"  {found['kind']} {found['tenant']}/{found['account_id']}: {found['reason']}")
     if not result.ok:
         raise typer.Exit(1)
 

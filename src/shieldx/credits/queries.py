@@ -19,6 +19,7 @@ from shieldx.credits.records import Row
 from shieldx.credits.store import EventStore
 from shieldx.credits.tables import alerts, balances
 from shieldx.platform.db import Database
+from shieldx.platform.parsing import parse_position
 
 
 def balance(db: Database, tenant: str, account_id: str) -> dict[str, Any] | None:
@@ -110,10 +111,13 @@ def encode_cursor(position: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     """The position inside a cursor; ValueError if it is not one of ours."""
-    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    if not raw.startswith("p") or not raw[1:].isdigit():
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("malformed cursor") from None
+    if not raw.startswith("p"):
         raise ValueError("malformed cursor")
-    return int(raw[1:])
+    return parse_position(raw[1:])
 
 
 def history_page(

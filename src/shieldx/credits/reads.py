@@ -24,6 +24,7 @@ from shieldx.credits.schemas import (
     VerifyRequest,
 )
 from shieldx.credits.service import CreditsService
+from shieldx.platform import parsing
 from shieldx.platform.app import Caller, requires
 from shieldx.platform.auth import Principal
 from shieldx.platform.errors import Problem
@@ -48,19 +49,17 @@ def parse_as_of(value: str | None) -> tuple[int | None, int | None]:
     """(position, microseconds) from ?as_of=: an integer position or an RFC 3339 time."""
     if value is None:
         return None, None
-    if value.isdigit():
-        return int(value), None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if value[:1] in "-0123456789" and value[4:5] != "-":
+            return parsing.parse_position(value), None
+        return None, parsing.timestamp_us(parsing.parse_timestamp(value))
+    except ValueError as exc:
         raise Problem(
             422,
-            "as_of must be a position (integer) or an RFC 3339 timestamp",
+            f"as_of must be a position (ASCII integer 0..2^63-1) or an RFC 3339 timestamp: {exc}",
             type="validation-error",
+            parameter="as_of",
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return None, int(moment.timestamp() * 1_000_000)
 
 
 def read_router(service: CreditsService) -> APIRouter:
@@ -221,11 +220,17 @@ def read_router(service: CreditsService) -> APIRouter:
                 "the hash chain spans every tenant: verify it with an unscoped admin or auditor key",
                 type="forbidden",
             )
-        result = await anyio.to_thread.run_sync(
-            lambda: audit.verify(
-                service.store, from_position=body.from_position, to_position=body.to_position
+        try:
+            result = await anyio.to_thread.run_sync(
+                lambda: audit.verify(
+                    service.store,
+                    from_position=body.from_position,
+                    to_position=body.to_position,
+                    deep=body.deep,
+                )
             )
-        )
+        except audit.RangeRefused as exc:
+            raise Problem(422, str(exc), type="validation-error") from None
         return result.as_dict()
 
     return router

@@ -179,6 +179,11 @@ class VerifyResult(BaseModel):
     head_position: int = Field(description="Position of the last verified event.")
     first_bad_position: int | None = Field(description="First position that breaks the chain.")
     reason: str | None = Field(description="What is wrong there.")
+    mismatches: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="With deep: each snapshot or balance row that differs from the events"
+        " (kind, tenant, account_id, version, reason).",
+    )
 
 
 class BatchResult(BaseModel):

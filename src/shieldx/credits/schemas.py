@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shieldx.credits.events import MAX_AMOUNT
+from shieldx.platform.parsing import INT64_MAX
 
 ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
@@ -19,6 +20,9 @@ Amount = Annotated[
         le=MAX_AMOUNT,
         description="Integer amount in the smallest unit, 1 to 2^63-1 (never a float).",
     ),
+]
+Position = Annotated[
+    int, Field(strict=True, ge=1, le=INT64_MAX, description="A log position, 1 to 2^63-1.")
 ]
 AccountField = Annotated[
     str,
@@ -155,8 +159,12 @@ class ThresholdRequest(Body):
 class VerifyRequest(Body):
     """POST /credits/audit/verify."""
 
-    from_position: int | None = Field(default=None, ge=1, description="First position (1).")
-    to_position: int | None = Field(default=None, ge=1, description="Last position (the head).")
+    from_position: Position | None = Field(default=None, description="First position (1).")
+    to_position: Position | None = Field(default=None, description="Last position (the head).")
+    deep: bool = Field(
+        default=False,
+        description="Also check every snapshot and balance row against the fold of the events.",
+    )
 
 
 class _BatchOp(Body):
