@@ -86,7 +86,8 @@ class Api:
 
 @contextmanager
 def serve_credits(ctx: PlatformContext, *, clock: Callable[[], int] | None = None) -> Iterator[Api]:
-    """The credits app on a live loopback server; tenant keys 'a' and 'b', 'admin', 'auditor'."""
+    """The credits app on a live loopback server: tenant-scoped operator keys 'a' and 'b', a
+    tenant-a metering key 'svc-a' (service role: may not buy), 'admin', 'auditor'."""
     from prometheus_client import CollectorRegistry
 
     from shieldx.credits.api import build_component
@@ -102,8 +103,9 @@ def serve_credits(ctx: PlatformContext, *, clock: Callable[[], int] | None = Non
         return holder["component"]
 
     keys = {
-        "a": ctx.api_keys.create(role=Role.SERVICE, tenant="tenant-a")[1],
-        "b": ctx.api_keys.create(role=Role.SERVICE, tenant="tenant-b")[1],
+        "a": ctx.api_keys.create(role=Role.OPERATOR, tenant="tenant-a")[1],
+        "b": ctx.api_keys.create(role=Role.OPERATOR, tenant="tenant-b")[1],
+        "svc-a": ctx.api_keys.create(role=Role.SERVICE, tenant="tenant-a")[1],
         "admin": ctx.api_keys.create(role=Role.ADMIN)[1],
         "auditor": ctx.api_keys.create(role=Role.AUDITOR)[1],
     }

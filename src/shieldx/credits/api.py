@@ -55,6 +55,8 @@ from shieldx.platform.errors import Problem
 from shieldx.platform.roles import Role
 
 Writer = Annotated[Principal, Depends(requires(Role.ADMIN, Role.OPERATOR, Role.SERVICE))]  # docs
+# Buying credits mints money: metering (service) keys consume, reserve and commit, never buy.
+Purchaser = Annotated[Principal, Depends(requires(Role.ADMIN, Role.OPERATOR))]  # docs
 IdemHeader = Annotated[
     str,
     Header(
@@ -100,6 +102,7 @@ def _answer(accepted: Accepted) -> Response:
 
 Handler = Callable[[Any, Principal, str | None], Awaitable[Response]]
 WRITE_ROLES = (Role.ADMIN, Role.OPERATOR, Role.SERVICE)
+PURCHASE_ROLES = (Role.ADMIN, Role.OPERATOR)
 
 
 def _poster(router: APIRouter) -> Callable[..., Callable[[Handler], Handler]]:
@@ -111,9 +114,12 @@ def _poster(router: APIRouter) -> Callable[..., Callable[[Handler], Handler]]:
     JSON content type, and the body validated by the same pydantic model.
     """
 
-    def post(path: str, **route: Any) -> Callable[[Handler], Handler]:
-        """Decorator: serve PATH with the lean route and document it with a FastAPI route."""
+    def post(path: str, *, purchase: bool = False, **route: Any) -> Callable[[Handler], Handler]:
+        """Decorator: serve PATH with the lean route and document it with a FastAPI route
+        (PURCHASE: only the roles that may buy credits)."""
         full = "/credits" + path
+        roles = PURCHASE_ROLES if purchase else WRITE_ROLES
+        caller_type = Purchaser if purchase else Writer
 
         def register(handler: Handler) -> Handler:
             """Register HANDLER under both routes."""
@@ -127,7 +133,7 @@ def _poster(router: APIRouter) -> Callable[..., Callable[[Handler], Handler]]:
                 principal = scope.get("state", {}).get("principal")
                 if not isinstance(principal, Principal):
                     raise Problem(401, "this route needs an API key", type="unauthenticated")
-                require_role(principal, WRITE_ROLES)
+                require_role(principal, roles)
                 media = request.headers.get("content-type", "application/json")
                 media = media.split(";", 1)[0].strip().lower()
                 if media != "application/json" and not media.endswith("+json"):
@@ -153,7 +159,9 @@ def _poster(router: APIRouter) -> Callable[..., Callable[[Handler], Handler]]:
             documented.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
                 [
                     inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=model),
-                    inspect.Parameter("caller", inspect.Parameter.KEYWORD_ONLY, annotation=Writer),
+                    inspect.Parameter(
+                        "caller", inspect.Parameter.KEYWORD_ONLY, annotation=caller_type
+                    ),
                     inspect.Parameter("key", inspect.Parameter.KEYWORD_ONLY, annotation=IdemHeader),
                 ],
                 return_annotation=Response,
@@ -200,8 +208,16 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
         )
         return await run("open", call)
 
-    @post("/purchase", status_code=201, response_model=PurchaseResult, summary="Buy credits")
-    async def purchase(body: PurchaseRequest, caller: Writer, key: str | None = None) -> Response:
+    @post(
+        "/purchase",
+        purchase=True,
+        status_code=201,
+        response_model=PurchaseResult,
+        summary="Buy credits",
+    )
+    async def purchase(
+        body: PurchaseRequest, caller: Purchaser, key: str | None = None
+    ) -> Response:
         """Add a grant; the first purchase opens the account; payment details are sealed."""
         tenant = caller.tenant_for(body.tenant)
         idem = _idem(key, "purchase", tenant, body)
@@ -298,6 +314,8 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
                 422, f"a batch holds at most {max_ops} operations (credits.max_batch_operations)",
                 type="validation-error",
             )  # fmt: skip
+        if any(isinstance(op, BatchPurchase) for op in body.operations):
+            require_role(caller, PURCHASE_ROLES)  # a batch buys only if its key may buy
         idem = _idem(key, "batch", tenant, body)
         operations: list[Any] = []
         for op in body.operations:

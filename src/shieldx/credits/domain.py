@@ -26,6 +26,7 @@ from shieldx.credits.errors import (
     AccountNotFound,
     AmountExceedsHold,
     BalanceOverflow,
+    ExpiryInPast,
     HoldNotActive,
     HoldNotFound,
     InsufficientCredits,
@@ -146,7 +147,7 @@ class Account:
                 CreditsConsumed(command.amount, allocations, command.reason, command.transaction_id)
             ]
         if isinstance(command, Purchase):
-            return self._purchase(command)
+            return self._purchase(command, now)
         if isinstance(command, OpenAccount):
             if self.opened:
                 raise AccountExists(f"account {self.account_id!r} already exists")
@@ -165,8 +166,10 @@ class Account:
             return [ThresholdSet(command.threshold, command.webhook_url)]
         raise TypeError(f"unknown command {command!r}")
 
-    def _purchase(self, command: Purchase) -> list[Event]:
+    def _purchase(self, command: Purchase, now: int) -> list[Event]:
         check_amount(command.amount)
+        if command.expires_at is not None and command.expires_at <= now:
+            raise ExpiryInPast("expires_at is in the past: a grant must expire after its purchase")
         if self.balance + command.amount > MAX_AMOUNT:
             raise BalanceOverflow(f"the balance would exceed {MAX_AMOUNT}")
         opened: list[Event] = [] if self.opened else [AccountOpened({})]

@@ -21,6 +21,12 @@ class BalanceOverflow(LedgerError):
     slug = "balance-overflow"
 
 
+class ExpiryInPast(LedgerError):
+    """A purchase whose grant would already have expired."""
+
+    slug = "expiry-in-past"
+
+
 class InsufficientCredits(LedgerError):
     """Available credits do not cover the request."""
 

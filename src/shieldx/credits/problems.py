@@ -7,6 +7,7 @@ from shieldx.credits.errors import (
     AccountNotFound,
     AmountExceedsHold,
     BalanceOverflow,
+    ExpiryInPast,
     HoldNotActive,
     HoldNotFound,
     InsufficientCredits,
@@ -26,6 +27,7 @@ STATUS: dict[type[LedgerError], int] = {
     AmountExceedsHold: 422,
     InvalidAmount: 422,
     BalanceOverflow: 422,
+    ExpiryInPast: 422,
 }
 
 

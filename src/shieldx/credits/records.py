@@ -99,6 +99,8 @@ class StreamLoad:
     snapshot_version: int
     snapshot_state: str | None
     events: list[Row]  # (version, type, amount, reason, tx, data), oldest first
+    # (balance, held) recorded by the event at snapshot_version: the snapshot must agree.
+    anchor: tuple[int, int] | None = None
 
 
 class StoredCommand(NamedTuple):

@@ -92,26 +92,35 @@ class EventStore(ABC):
             position, digest = cur.fetchone()
             return int(position), str(digest)
 
-    def load_streams(self, keys: Iterable[AccountKey]) -> dict[AccountKey, StreamLoad]:
+    def load_streams(
+        self, keys: Iterable[AccountKey], *, snapshots: bool = True
+    ) -> dict[AccountKey, StreamLoad]:
         """Each account's latest snapshot and the events after it (at most N of them), found
-        by walking the stream's prev links back from its head (the balance row)."""
+        by walking the stream's prev links back from its head (the balance row). The event
+        at the snapshot's own version comes along as the anchor the snapshot must agree with.
+        Without SNAPSHOTS, every event of the stream (to rebuild one a snapshot got wrong)."""
         wanted = list(dict.fromkeys(keys))
         loads: dict[AccountKey, StreamLoad] = {}
         with self.reading() as cur:
-            snapshots = self._latest_snapshots(cur, wanted)
+            latest = self._latest_snapshots(cur, wanted) if snapshots else {}
             heads = self._stream_heads(cur, wanted)
             for key in wanted:
-                version, state = snapshots.get(key, (0, None))
+                version, state = latest.get(key, (0, None))
                 head = heads.get(key)
                 events: list[Row] = []
-                if head is not None and head[0] > version:
-                    walked = self.walk(cur, head[1], floor=version, steps=head[0] - version)
+                anchor = None
+                if head is not None and head[0] >= version:
+                    floor = max(0, version - 1)
+                    walked = self.walk(cur, head[1], floor=floor, steps=head[0] - floor)
                     events = [
                         (v, type_, amount, reason, tx, data, balance, held)
                         for _, v, _, type_, amount, reason, tx, data, _, balance, held in walked
                     ]
                     events.reverse()
-                loads[key] = StreamLoad(version, state, events)
+                    if version and events and events[0][0] == version:
+                        anchor = (events[0][6], events[0][7])
+                        events = events[1:]
+                loads[key] = StreamLoad(version, state, events, anchor)
         return loads
 
     def walk(self, cur: Any, start: int, *, floor: int, steps: int) -> list[Row]:

@@ -21,7 +21,7 @@ import anyio.to_thread
 import orjson
 import structlog
 
-from shieldx.credits.accounts import rebuild_account
+from shieldx.credits.accounts import load_accounts
 from shieldx.credits.cache import LedgerCache
 from shieldx.credits.committer import ProcessCommitter, ThreadCommitter
 from shieldx.credits.domain import Account
@@ -208,8 +208,9 @@ class GroupCommitWriter:
                     await self.committer.start()  # it died: a new one reads the head again
                 await self._prefetch(items)
             except Exception as exc:
+                # The detail (it may hold internal balances) goes to the log, not to clients.
                 log.warning("credits.prefetch_failed", error=str(exc))
-                self._fail(items, WriterUnavailable(f"the database is unavailable: {exc}"))
+                self._fail(items, WriterUnavailable("the ledger could not load the accounts"))
                 continue
             if self._resetting or any(k not in self.accounts for s in items for k in s.work.keys):
                 self._queue.extendleft(reversed(items))  # reset meanwhile, or evicted: again
@@ -237,16 +238,16 @@ class GroupCommitWriter:
             return
         loads, stored = await anyio.to_thread.run_sync(
             lambda: (
-                self.store.load_streams(missing) if missing else {},
+                load_accounts(self.store, missing) if missing else {},
                 self.store.find_commands(unchecked) if unchecked else {},
             )
         )
         if self._resetting:
             return
-        for key, load in loads.items():
+        for key, (account, snapshot_version) in loads.items():
             if key not in self.accounts:
-                self.accounts[key] = rebuild_account(key, load)
-                self.snapshot_versions[key] = load.snapshot_version
+                self.accounts[key] = account
+                self.snapshot_versions[key] = snapshot_version
         looked_up = set(unchecked)
         for s in items:
             if s.idem not in looked_up:
