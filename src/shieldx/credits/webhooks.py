@@ -15,12 +15,9 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import random
-import socket
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio.to_thread
 import httpx
@@ -32,6 +29,7 @@ from shieldx.credits.ids import now_us
 from shieldx.credits.metrics import CreditsMetrics
 from shieldx.credits.operations import iso
 from shieldx.credits.service import CreditsService
+from shieldx.platform import targets
 from shieldx.platform.errors import Problem
 
 log = structlog.get_logger("shieldx.credits")
@@ -77,39 +75,18 @@ def verify_signature(
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def _private(address: str) -> bool:
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
-    except ValueError:
-        # The legacy IPv4 forms resolvers still accept ("0", "127.1", "0x7f.1",
-        # "2130706433"): inet_aton reads them as the C library would when connecting.
-        try:
-            packed = socket.inet_aton(address)
-        except OSError:
-            raise ValueError(f"{address!r} is a name, not an address") from None
-        ip = ipaddress.IPv4Address(packed)
-    return not ip.is_global or ip.is_multicast
-
-
 def check_target(url: str, *, allow_private: bool) -> None:
-    """Refuse (422) a webhook URL that is not http(s) or names a private address literally."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Problem(422, "webhook_url must be an http or https URL", type="validation-error")
-    if allow_private:
-        return
-    host = parts.hostname
+    """Refuse (422) a webhook URL that is not http(s) or names a private address literally
+    (a name is resolved, once, and checked at each delivery)."""
     try:
-        private = _private(host)
-    except ValueError:  # a name, not an address: checked again when it is resolved
-        private = host == "localhost" or host.endswith(".localhost")
-    if private:
-        raise Problem(
-            422,
-            f"webhook_url points at a private address ({host}); "
-            "set credits.webhooks.allow_private_targets to allow it",
-            type="validation-error",
+        targets.check_url(url, allow_private=allow_private)
+    except targets.TargetRefused as exc:
+        hint = (
+            ""
+            if "private" not in str(exc)
+            else ("; set credits.webhooks.allow_private_targets to allow it")
         )
+        raise Problem(422, f"webhook_url {exc}{hint}", type="validation-error") from None
 
 
 class WebhookDelivery:
@@ -141,7 +118,13 @@ class WebhookDelivery:
     async def start(self) -> None:
         """Start the delivery task."""
         timeout = self.settings.timeout.total_seconds()
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        # No keep-alive: a pooled TLS connection to one address must not carry another
+        # name's request (each request is pinned to the address its name was checked at).
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
         self._task = asyncio.create_task(self._run(), name="credits-webhooks")
 
     async def stop(self) -> None:
@@ -233,10 +216,15 @@ class WebhookDelivery:
     ) -> str | None:
         if sealed is None:
             return "refused: the threshold no longer has a webhook secret"
-        if not self.settings.allow_private_targets and await self._resolves_private(url):
-            return "refused: the webhook host resolves to a private address"
+        try:
+            target = await targets.resolve(url, allow_private=self.settings.allow_private_targets)
+        except targets.LookupFailed as exc:
+            return f"not sent: {exc}"[:500]  # retried with backoff
+        except targets.TargetRefused as exc:
+            return f"refused: webhook_url {exc}"[:500]
         secret = self.service.webhook_secret(tenant, account_id, sealed)
         headers = {
+            "Host": targets.host_header(url),
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(secret, self.clock() // 1_000_000, body),
             "ShieldX-Event-Id": event,
@@ -244,20 +232,14 @@ class WebhookDelivery:
         }
         assert self._client is not None
         try:
-            response = await self._client.post(url, content=body, headers=headers)
+            response = await self._client.post(
+                target.url, content=body, headers=headers, extensions=target.extensions
+            )
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
         if 200 <= response.status_code < 300:
             return None
         return f"HTTP {response.status_code}"
-
-    async def _resolves_private(self, url: str) -> bool:
-        host = urlsplit(url).hostname or ""
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-        except OSError:
-            return False  # unresolvable: the POST fails and is retried
-        return any(_private(str(info[4][0])) for info in infos)
 
     def _backoff(self, attempts: int) -> int:
         base = self.settings.backoff.total_seconds() * 2 ** (attempts - 1)
