@@ -90,3 +90,25 @@ def test_deliveries_are_signed_and_redirects_are_not_followed() -> None:
     assert [e["n"] for e in orjson.loads(hook["body"])["events"]] == [0, 1, 2]
     assert not any(r["path"] == "/stolen" for r in received)
     assert sender.delivered == 3 and sender.failed == 3
+
+
+def test_with_the_target_filter_on_private_receivers_get_nothing() -> None:
+    received: list[dict[str, Any]] = []
+    with LiveServer(_receiver(received)) as server:
+        port = server.url.rsplit(":", 1)[1]
+        urls = [server.url + "/hook", f"http://[::ffff:127.0.0.1]:{port}/hook"]
+
+        async def run() -> WebhookSender:
+            sender = WebhookSender(
+                urls, SECRET, timeout_s=5, max_queue=100, batch_size=10, retries=2,
+                allow_private=False,
+            )  # fmt: skip
+            await sender.start()
+            sender.offer([{"event": "camouflage.honeytoken.used"}])
+            await asyncio.wait_for(sender._queue.join(), 10)
+            await sender.stop()
+            return sender
+
+        sender = asyncio.run(run())
+    assert received == []
+    assert sender.delivered == 0 and sender.failed == 2

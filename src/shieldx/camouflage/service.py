@@ -81,6 +81,7 @@ class CamouflageService:
                 max_queue=s.webhook.max_queue,
                 batch_size=s.webhook.batch_size,
                 retries=s.webhook.retries,
+                allow_private=s.webhook.allow_private_targets,
             )
             sinks.append(ForwardSink(s.webhook.events, self.webhook.offer))
         self.writer = BatchWriter(

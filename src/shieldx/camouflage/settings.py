@@ -140,6 +140,9 @@ class WebhookSettings(Section):
     max_queue: int = Field(10_000, ge=10, le=1_000_000)
     batch_size: int = Field(100, ge=1, le=1000)
     retries: int = Field(3, ge=0, le=10)
+    # The URLs come from the operator's own config, so private receivers are allowed by
+    # default; false applies the platform's target filter (shieldx.platform.targets).
+    allow_private_targets: bool = True
 
     @field_validator("urls")
     @classmethod

@@ -25,6 +25,7 @@ import orjson
 import structlog
 
 from shieldx import __version__
+from shieldx.platform import targets
 
 log = structlog.get_logger("shieldx.camouflage")
 SIGNATURE_HEADER = "X-ShieldX-Signature"
@@ -55,8 +56,10 @@ class WebhookSender:
         batch_size: int,
         retries: int,
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_private: bool = True,
     ) -> None:
         self.urls = tuple(urls)
+        self.allow_private = allow_private
         self._secret = secret
         self.timeout_s = timeout_s
         self.batch_size = batch_size
@@ -88,8 +91,13 @@ class WebhookSender:
     async def start(self) -> None:
         """Start the delivery task on the running loop."""
         self._loop = asyncio.get_running_loop()
+        # No keep-alive when pinning: a pooled connection must not carry another name's request.
+        limits = httpx.Limits(max_keepalive_connections=0 if not self.allow_private else 20)
         self._client = httpx.AsyncClient(
-            timeout=self.timeout_s, follow_redirects=False, transport=self._transport
+            timeout=self.timeout_s,
+            follow_redirects=False,
+            transport=self._transport,
+            limits=limits,
         )
         self._task = asyncio.create_task(self._run(), name="camouflage-webhook")
 
@@ -118,24 +126,41 @@ class WebhookSender:
                 self._queue.task_done()
 
     async def _deliver(self, url: str, body: bytes, count: int) -> None:
-        assert self._client is not None
+        error = "not attempted"
         for attempt in range(self.retries + 1):
-            timestamp = str(int(time.time()))
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": f"shieldx-camouflage/{__version__}",
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: sign(self._secret, timestamp, body),
-            }
             try:
-                response = await self._client.post(url, content=body, headers=headers)
-                if 200 <= response.status_code < 300:
-                    self.delivered += count
-                    return
-                error = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
+                error = await self._attempt(url, body)
+            except targets.TargetRefused as exc:  # not a lookup failure: final
+                self.failed += count
+                log.warning("camouflage.webhook_refused", url=url, events=count, error=str(exc))
+                return
+            if not error:
+                self.delivered += count
+                return
             if attempt < self.retries:
                 await asyncio.sleep(min(0.25 * 2**attempt, 5.0))
         self.failed += count
         log.warning("camouflage.webhook_failed", url=url, events=count, error=error)
+
+    async def _attempt(self, url: str, body: bytes) -> str:
+        """One POST to URL's checked address: '' when accepted, else why not."""
+        assert self._client is not None
+        try:
+            target = await targets.resolve(url, allow_private=self.allow_private)
+        except targets.LookupFailed as exc:
+            return str(exc)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Host": targets.host_header(url),
+            "Content-Type": "application/json",
+            "User-Agent": f"shieldx-camouflage/{__version__}",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(self._secret, timestamp, body),
+        }
+        try:
+            response = await self._client.post(
+                target.url, content=body, headers=headers, extensions=target.extensions
+            )
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
+        return "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
