@@ -6,12 +6,15 @@ import asyncio
 import ipaddress
 import socket
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
-from shieldx.platform import targets
-from shieldx.platform.context import PlatformContext
+from shieldx.config import Settings
+from shieldx.platform import migrations, targets
+from shieldx.platform.context import PlatformContext, build_context
 
 from .conftest import serve_credits
 from .test_alerts import Receiver
@@ -106,3 +109,45 @@ def test_a_name_resolving_to_a_private_address_is_never_posted_to(
             time.sleep(0.02)  # polling the outcome with a deadline
     assert "private address" in alert["last_error"]
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize("first", ["192.0.0.9", "no answer"])
+def test_a_name_that_rebinds_after_the_check_is_not_followed(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    """DNS rebinding: the first answer is public (or the lookup fails), every later one is
+    this machine."""
+    answers: list[str] = []
+    real = socket.getaddrinfo
+
+    def rebinding(host: object, *args: Any, **kwargs: Any) -> Any:
+        if host not in ("rebind.test", b"rebind.test"):  # anyio passes IDNA-encoded bytes
+            return real(host, *args, **kwargs)  # type: ignore[arg-type]
+        address = first if not answers else "127.0.0.1"  # a global address, then loopback
+        answers.append(address)
+        if address == "no answer":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, args[0] or 80))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    settings = make_settings(
+        credits={"webhooks": {"timeout": "300ms", "backoff": "20ms", "max_attempts": 2}}
+    )
+    ctx = build_context(settings)
+    migrations.upgrade(ctx.db)
+    try:
+        with Receiver().running() as receiver, serve_credits(ctx) as api:
+            port = receiver.server.server_address[1]
+            api.post("/credits/purchase", {"account_id": "a1", "amount": 100})
+            url = f"http://rebind.test:{port}/hook"
+            body = {"account_id": "a1", "threshold": 50, "webhook_url": url}
+            assert api.post("/credits/threshold", body).status_code == 200
+            api.post("/credits/consume", {"account_id": "a1", "amount": 60, "reason": "x"})
+            deadline = time.monotonic() + 10
+            while (alert := api.get("/credits/alerts").json()["items"][0])["delivery"] == "pending":
+                assert time.monotonic() < deadline, alert
+                time.sleep(0.02)  # polling the outcome with a deadline
+    finally:
+        ctx.close()
+    assert receiver.requests == []  # never sent to the address the name rebound to
+    assert answers[0] == first and alert["delivery"] == "failed"
