@@ -69,3 +69,12 @@ def test_declared_sizes_follow_the_limits() -> None:
     assert variables["path"].size == 100
     assert (variables["headers"].size, variables["headers"].elem_size) == (3, 256)
     assert set(variables) == set(FIELDS)
+
+
+def test_non_ascii_digits_are_not_numbers() -> None:
+    # "²".isdigit() is true but int("²") raises: that was a 500; "٣" was read as 3.
+    for text in ("²", "٣", "9" * 30):
+        assert normalize_record({"headers": {"content-length": text}})["body_size"] == 0
+    assert normalize_record({"headers": {"content-length": "12"}})["body_size"] == 12
+    with pytest.raises(RecordError, match="asn"):
+        normalize_record({"asn": "AS²"})

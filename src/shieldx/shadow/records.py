@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypedDict
+from typing import Final, TypedDict, TypeVar
 
+from shieldx.platform.parsing import parse_int
 from shieldx.shadow.cel_runtime import parse_ip
 from shieldx.shadow.cel_types import INT, INT64_MAX, STRING, CelEvalError, Variable, map_of
 
@@ -120,7 +121,7 @@ def normalize_record(
         path, query = path.split("?", 1)
     user_agent = _text(raw, "user_agent", limits.user_agent, headers.get("user-agent", ""))
     content_length = headers.get("content-length", "")
-    default_size = int(content_length) if content_length.isdigit() else 0
+    default_size = _ascii_int(content_length, 0)
     return RequestRecord(
         method=_text(raw, "method", limits.method, "GET"),
         path=path,
@@ -146,11 +147,22 @@ def _text(raw: Mapping[str, object], name: str, limit: int, default: str) -> str
     return value
 
 
+T = TypeVar("T")
+
+
+def _ascii_int(text: str, default: T) -> int | T:
+    """TEXT as a non-negative ASCII integer, else DEFAULT ("²" and "٣" are not numbers)."""
+    try:
+        return parse_int(text, minimum=0)
+    except ValueError:
+        return default
+
+
 def _count(raw: Mapping[str, object], name: str, default: int) -> int:
     value = raw.get(name, default)
     if isinstance(value, str) and name == "asn":
         value = value.upper().removeprefix("AS")
-        value = int(value) if value.isdigit() else value
+        value = _ascii_int(value, value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
         raise RecordError(f"{name} must be a non-negative integer (got {value!r})")
     return value
