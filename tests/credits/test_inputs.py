@@ -155,3 +155,44 @@ def test_a_metering_key_cannot_buy_credits(platform_ctx: PlatformContext) -> Non
         use = {"account_id": "acct", "amount": 1, "reason": "api-call"}
         assert api.post("/credits/consume", use, as_="svc-a").status_code == 200
         assert api.get("/credits/balance/acct", as_="svc-a").json()["balance"] == 99
+
+
+@pytest.mark.parametrize("bad", ["\x00", "a\x00b", "line\nbreak", "\x1b[31m"])
+def test_control_characters_are_refused_in_every_credits_string(
+    ctx_on_backend: PlatformContext, bad: str
+) -> None:
+    with serve_credits(ctx_on_backend) as api:
+        _buy(api, "acct", 10)
+        before = _count(ctx_on_backend)
+        bodies = [
+            ("/credits/consume", {"account_id": "acct", "amount": 1, "reason": bad}),
+            ("/credits/reserve", {"account_id": "acct", "amount": 1, "ttl_seconds": 9, "reason": bad}),
+            ("/credits/commit", {"reservation_id": bad}),
+            ("/credits/cancel", {"reservation_id": bad}),
+            ("/credits/accounts", {"account_id": "new", "metadata": {"k": bad}}),
+            ("/credits/accounts", {"account_id": "new", "metadata": {bad: "v"}}),
+            ("/credits/purchase", {"account_id": "acct", "amount": 1,
+                                   "payment": {"provider": bad, "reference": "r"}}),
+            ("/credits/threshold", {"account_id": "acct", "threshold": 1,
+                                    "webhook_url": f"https://hooks.example/{bad}"}),
+            ("/credits/batch", {"operations": [
+                {"op": "consume", "account_id": "acct", "amount": 1, "reason": bad}]}),
+        ]  # fmt: skip
+        for path, body in bodies:
+            response = api.post(path, body)
+            assert response.status_code == 422, (path, response.text)
+        admin = api.post("/credits/consume", {"account_id": "acct", "amount": 1, "reason": "x",
+                                              "tenant": bad}, as_="admin")  # fmt: skip
+        assert admin.status_code == 422, admin.text
+        for path, params in (
+            ("/credits/balance/acct", {"tenant": bad}),
+            ("/credits/history", {"tenant": bad}),
+            ("/credits/history", {"cursor": bad}),
+            ("/credits/history", {"type": bad}),
+            ("/credits/alerts", {"cursor": bad}),
+            ("/credits/alerts", {"tenant": bad}),
+        ):
+            response = api.get(path, as_="admin", **params)
+            # (a NUL anywhere in a URL is already a 400 from the platform middleware)
+            assert response.status_code in (400, 422), (path, params, response.text)
+        assert _count(ctx_on_backend) == before

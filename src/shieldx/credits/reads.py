@@ -33,7 +33,12 @@ from shieldx.platform.schemas import UtcTime
 
 Auditor = Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))]
 TenantQuery = Annotated[
-    str | None, Query(max_length=128, description="Tenant (unscoped keys must name one).")
+    str | None,
+    Query(
+        max_length=128,
+        pattern=r"^[^\x00-\x1f\x7f]+$",  # no NUL or control characters
+        description="Tenant (unscoped keys must name one).",
+    ),
 ]
 AsOf = Annotated[
     str | None,
@@ -41,6 +46,10 @@ AsOf = Annotated[
         max_length=64,
         description="A global position (integer) or an RFC 3339 timestamp: the state back then.",
     ),
+]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="From next_cursor."),
 ]
 AccountQuery = Annotated[str | None, Query(pattern=ACCOUNT_PATTERN, description="The account.")]
 
@@ -115,9 +124,14 @@ def read_router(service: CreditsService) -> APIRouter:
         account_id: AccountQuery = None,
         tenant: TenantQuery = None,
         limit: Annotated[int, Query(ge=1, description="Page size.")] = 50,
-        cursor: Annotated[str | None, Query(max_length=64, description="From next_cursor.")] = None,
+        cursor: Cursor = None,
         type: Annotated[
-            str | None, Query(max_length=200, description="Event types, comma separated.")
+            str | None,
+            Query(
+                max_length=200,
+                pattern=r"^[a-z_,]+$",
+                description="Event types, comma separated.",
+            ),
         ] = None,
         as_of: AsOf = None,
     ) -> dict[str, object]:
@@ -152,7 +166,7 @@ def read_router(service: CreditsService) -> APIRouter:
         account_id: AccountQuery = None,
         tenant: TenantQuery = None,
         limit: Annotated[int, Query(ge=1, description="Page size.")] = 50,
-        cursor: Annotated[str | None, Query(max_length=64, description="From next_cursor.")] = None,
+        cursor: Cursor = None,
     ) -> dict[str, object]:
         """Low-balance alerts, newest first."""
         scope = caller.tenant_for(tenant)
