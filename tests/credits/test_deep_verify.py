@@ -110,11 +110,16 @@ def test_deep_verify_reports_an_edited_snapshot_and_balance_row_with_their_accou
         assert "tenant-a/" in deep["reason"]
 
 
-def test_an_edited_snapshot_does_not_wedge_its_account(snappy_ctx: PlatformContext) -> None:
+def test_edited_derived_rows_do_not_wedge_their_accounts(snappy_ctx: PlatformContext) -> None:
     with serve_credits(snappy_ctx) as api:
         _activity(api)
         expected = _ok(api.get("/credits/balance/acct"))
     _tamper(snappy_ctx)
+    b = tables.balances
+    with snappy_ctx.db.write() as conn:  # other-2's row points loading at nothing
+        conn.execute(
+            sa.update(b).where(b.c.account_id == "other-2").values(version=77, last_position=10**9)
+        )
     with serve_credits(snappy_ctx) as api:  # a fresh writer loads acct from its snapshot
         for n in range(5):
             use = {"account_id": "acct", "amount": 1, "reason": f"after-{n}"}
@@ -125,6 +130,15 @@ def test_an_edited_snapshot_does_not_wedge_its_account(snappy_ctx: PlatformConte
         # A fresh snapshot from the events supersedes the edited one.
         version, state = _snapshot(snappy_ctx, "acct")
         assert version > 6 and state["balance"] == int(expected["balance"]) - (version - 6)
+        for account in ("other-1", "other-2"):
+            use = {"account_id": account, "amount": 1, "reason": "after"}
+            answer = api.post("/credits/consume", use)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["balance"] == 48
+            row = _ok(api.get(f"/credits/balance/{account}"))
+            assert (row["balance"], row["version"]) == (48, 4)
+        clean = _ok(api.post(VERIFY, {"deep": True}, as_="admin", key=None))
+        assert {m["account_id"] for m in clean["mismatches"]} == {"acct"}  # the old snapshot
         now = _ok(api.get("/credits/balance/acct"))
         assert (now["balance"], now["held"]) == (int(expected["balance"]) - 5, expected["held"])
 

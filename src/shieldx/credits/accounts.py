@@ -1,9 +1,10 @@
 """Rebuild an account aggregate from what the store read: its snapshot plus the events after it.
 
-A snapshot is derived data, outside the hash chain: one that disagrees with the events (an
-edited row, a bug) must not wedge its account. `load_accounts` checks each snapshot against
-the event recorded at its version and the events after it, and when they disagree rebuilds
-that account from all of its events instead, with a critical log line (never a client
+Snapshots and the balance row (where loading finds a stream's head) are derived data,
+outside the hash chain: one that disagrees with the events (an edited row, a bug) must not
+wedge its account. `load_accounts` checks each snapshot against the event recorded at its
+version and the events after it, and when anything disagrees rebuilds that account from all
+of its events, found from the event store alone, with a critical log line (never a client
 message: the numbers involved are internal).
 """
 
@@ -17,6 +18,7 @@ import structlog
 from shieldx.credits.domain import Account
 from shieldx.credits.errors import InvariantViolation
 from shieldx.credits.events import decode
+from shieldx.credits.ids import now_us
 from shieldx.credits.records import AccountKey, StreamLoad
 from shieldx.credits.store import EventStore
 
@@ -51,6 +53,11 @@ def rebuild_account(key: AccountKey, load: StreamLoad) -> Account:
         if load.snapshot_state is None:
             raise
         raise SnapshotMismatch(str(exc)) from exc
+    if load.head_version is not None and account.version != load.head_version:
+        raise InvariantViolation(
+            f"stream {tenant}/{account_id}: its balance row says version {load.head_version},"
+            f" its events reach {account.version}"
+        )
     return account
 
 
@@ -85,9 +92,9 @@ def load_accounts(
     for key, load in loads.items():
         try:
             accounts[key] = (rebuild_account(key, load), load.snapshot_version)
-        except SnapshotMismatch as exc:
+        except (InvariantViolation, ValueError, KeyError) as exc:
             log.critical(
-                "credits.snapshot_mismatch",
+                "credits.derived_state_mismatch",
                 tenant=key[0],
                 account_id=key[1],
                 version=load.snapshot_version,
@@ -96,6 +103,18 @@ def load_accounts(
             )
             suspect.append(key)
     if suspect:
-        for key, load in store.load_streams(suspect, snapshots=False).items():
-            accounts[key] = (rebuild_account(key, load), 0)
+        for key, load in store.load_streams(suspect, snapshots=False, trusted=False).items():
+            account = rebuild_account(key, load)
+            if load.head_position is not None:
+                # The commit updates the row only at the version it was decided on: put the
+                # events' version back, or every write to the account would conflict.
+                store.repair_balance(
+                    key,
+                    balance=account.balance,
+                    held=account.held,
+                    version=account.version,
+                    position=load.head_position,
+                    now=now_us(),
+                )
+            accounts[key] = (account, 0)
     return accounts

@@ -101,6 +101,8 @@ class StreamLoad:
     events: list[Row]  # (version, type, amount, reason, tx, data), oldest first
     # (balance, held) recorded by the event at snapshot_version: the snapshot must agree.
     anchor: tuple[int, int] | None = None
+    head_version: int | None = None  # the version the stream's head row claims
+    head_position: int | None = None  # and the position of that event
 
 
 class StoredCommand(NamedTuple):

@@ -45,6 +45,10 @@ UPDATE_BALANCE = (
     "UPDATE credit_balances_read_model SET balance = ?, held = ?, available = ?, version = ?,"
     " last_position = ?, updated_at_us = ? WHERE tenant = ? AND account_id = ? AND version = ?"
 )
+REPAIR_BALANCE = (
+    "UPDATE credit_balances_read_model SET balance = ?, held = ?, available = ?, version = ?,"
+    " last_position = ?, updated_at_us = ? WHERE tenant = ? AND account_id = ?"
+)
 STREAM_HEADS = (
     "SELECT account_id, last_position FROM credit_balances_read_model"
     " WHERE tenant = ? AND account_id IN (:in)"
@@ -106,6 +110,11 @@ WALK_STREAM = (
     " SELECT e.position, e.version, e.prev, e.type, e.amount, e.reason, e.tx, e.data, e.at_us,"
     " e.balance, e.held FROM walk JOIN event_store e ON e.position = walk.pos"
     " WHERE e.version > ? ORDER BY e.position DESC"
+)
+# Versions and positions both grow along a stream, so the maxima belong to one event.
+STREAM_HEADS_FROM_EVENTS = (
+    "SELECT account_id, MAX(version), MAX(position) FROM event_store"
+    " WHERE tenant = ? AND account_id IN (:in) GROUP BY account_id"
 )
 STREAM_VERSIONS = (
     "SELECT account_id, version, last_position FROM credit_balances_read_model"

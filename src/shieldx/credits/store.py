@@ -93,17 +93,19 @@ class EventStore(ABC):
             return int(position), str(digest)
 
     def load_streams(
-        self, keys: Iterable[AccountKey], *, snapshots: bool = True
+        self, keys: Iterable[AccountKey], *, snapshots: bool = True, trusted: bool = True
     ) -> dict[AccountKey, StreamLoad]:
         """Each account's latest snapshot and the events after it (at most N of them), found
         by walking the stream's prev links back from its head (the balance row). The event
         at the snapshot's own version comes along as the anchor the snapshot must agree with.
-        Without SNAPSHOTS, every event of the stream (to rebuild one a snapshot got wrong)."""
+        Without SNAPSHOTS, every event of the stream (to rebuild one a snapshot got wrong);
+        without TRUSTED, the stream heads come from the event store itself (a full scan: only
+        to recover an account whose derived rows disagree with its events)."""
         wanted = list(dict.fromkeys(keys))
         loads: dict[AccountKey, StreamLoad] = {}
         with self.reading() as cur:
             latest = self._latest_snapshots(cur, wanted) if snapshots else {}
-            heads = self._stream_heads(cur, wanted)
+            heads = (self._stream_heads if trusted else self._heads_from_events)(cur, wanted)
             for key in wanted:
                 version, state = latest.get(key, (0, None))
                 head = heads.get(key)
@@ -120,7 +122,8 @@ class EventStore(ABC):
                     if version and events and events[0][0] == version:
                         anchor = (events[0][6], events[0][7])
                         events = events[1:]
-                loads[key] = StreamLoad(version, state, events, anchor)
+                head_version, head_position = (None, None) if head is None else head
+                loads[key] = StreamLoad(version, state, events, anchor, head_version, head_position)
         return loads
 
     def walk(self, cur: Any, start: int, *, floor: int, steps: int) -> list[Row]:
@@ -135,6 +138,16 @@ class EventStore(ABC):
         for tenant, accounts in statements.by_tenant(keys):
             for chunk in statements.chunks(accounts):
                 sql = self.sql(statements.expand(statements.STREAM_VERSIONS, len(chunk)))
+                cur.execute(sql, (tenant, *chunk))
+                for account_id, version, last in cur.fetchall():
+                    found[(tenant, account_id)] = (int(version), int(last))
+        return found
+
+    def _heads_from_events(self, cur: Any, keys: Sequence[AccountKey]) -> dict[AccountKey, Row]:
+        found: dict[AccountKey, Row] = {}
+        for tenant, accounts in statements.by_tenant(keys):
+            for chunk in statements.chunks(accounts):
+                sql = self.sql(statements.expand(statements.STREAM_HEADS_FROM_EVENTS, len(chunk)))
                 cur.execute(sql, (tenant, *chunk))
                 for account_id, version, last in cur.fetchall():
                     found[(tenant, account_id)] = (int(version), int(last))
@@ -201,6 +214,17 @@ class EventStore(ABC):
                 raise
             finally:
                 cur.close()
+
+    def repair_balance(
+        self, key: AccountKey, *, balance: int, held: int, version: int, position: int, now: int
+    ) -> None:
+        """Overwrite an account's balance row with what its events say (after a load found the
+        row disagreeing with them; the writer is the only one that writes this account)."""
+        with self.writing() as cur:
+            cur.execute(
+                self.sql(statements.REPAIR_BALANCE),
+                (balance, held, balance - held, version, position, now, *key),
+            )
 
     def tracking(self, names: Sequence[str]) -> dict[str, int]:
         """Each projection's tracked position."""
