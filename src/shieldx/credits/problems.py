@@ -11,6 +11,7 @@ from shieldx.credits.errors import (
     HoldNotFound,
     InsufficientCredits,
     InvalidAmount,
+    InvalidCommand,
     LedgerError,
 )
 from shieldx.credits.operations import BatchRefused
@@ -25,6 +26,7 @@ STATUS: dict[type[LedgerError], int] = {
     HoldNotFound: 404,
     AmountExceedsHold: 422,
     InvalidAmount: 422,
+    InvalidCommand: 422,
     BalanceOverflow: 422,
 }
 

@@ -36,6 +36,15 @@ TenantField = Annotated[
         description="Tenant to act on: implied by a tenant-scoped key; required for unscoped keys.",
     ),
 ]
+TtlSeconds = Annotated[
+    float,
+    Field(
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds until the hold is released by itself: above 0, at most "
+        "credits.max_hold_ttl (7 days by default).",
+    ),
+]
 Reason = Annotated[
     str, Field(min_length=1, max_length=200, description="Why (reported by reason).")
 ]
@@ -116,7 +125,7 @@ class ReserveRequest(Body):
 
     account_id: AccountField
     amount: Amount
-    ttl_seconds: float = Field(gt=0, description="Seconds until the hold is released by itself.")
+    ttl_seconds: TtlSeconds
     reason: str = Field(
         default="reservation", max_length=200, description="Why (reported when committed)."
     )
@@ -189,7 +198,7 @@ class BatchReserve(_BatchOp):
     op: Literal["reserve"] = Field(description="reserve")
     account_id: AccountField
     amount: Amount
-    ttl_seconds: float = Field(gt=0, description="Seconds until the hold expires.")
+    ttl_seconds: TtlSeconds
     reason: str = Field(default="reservation", max_length=200, description="Why.")
 
 
