@@ -368,6 +368,7 @@ def build_component(
         poll_interval=min(1.0, settings.webhooks.backoff.total_seconds()),
     )
     service.writer.stats.observers.append(sweeper.observe_batch)
+    service.writer.supervisor.observers.append(metrics.writer_state)
 
     async def start() -> None:
         """Start the writer, projections, sweeper and webhook delivery."""
@@ -385,6 +386,7 @@ def build_component(
         routers=[command_router(service, metrics), read_router(service)],
         on_startup=[start],
         on_shutdown=[stop],
+        readiness=[service.writer.unready],
         description="ShieldX credits: an event-sourced, idempotent, hash-chained credit ledger.",
         extra={"service": service, "sweeper": sweeper, "webhooks": delivery},
     )

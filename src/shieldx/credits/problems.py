@@ -15,7 +15,7 @@ from shieldx.credits.errors import (
     LedgerError,
 )
 from shieldx.credits.operations import BatchRefused
-from shieldx.credits.submissions import IdempotencyMismatch, WriterUnavailable
+from shieldx.credits.submissions import ApplyFailed, IdempotencyMismatch, WriterUnavailable
 from shieldx.platform.errors import Problem
 
 STATUS: dict[type[LedgerError], int] = {
@@ -67,6 +67,12 @@ def problem_for(exc: BaseException) -> Problem:
             409,
             "this Idempotency-Key was already used with a different request; use a new key",
             type="idempotency-key-reused",
+        )
+    if isinstance(exc, ApplyFailed):
+        return Problem(
+            500,
+            f"{exc} (a bug, logged as credits.apply_failed); other requests are unaffected",
+            type="internal-error",
         )
     if isinstance(exc, WriterUnavailable):
         return Problem(

@@ -44,6 +44,14 @@ class IdempotencyMismatch(Exception):
     """The key was used before with a different request."""
 
 
+class ApplyFailed(Exception):
+    """Applying one submission raised unexpectedly (a bug, logged): it alone is refused."""
+
+    def __init__(self, op: str) -> None:
+        super().__init__(f"the {op} operation could not be applied; nothing of it was recorded")
+        self.op = op
+
+
 class WriterUnavailable(Exception):
     """The writer could not commit (database trouble or shutting down); safe to retry."""
 

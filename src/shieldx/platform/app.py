@@ -34,6 +34,9 @@ from shieldx.platform.roles import Role
 from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
 
 Hook = Callable[[], Awaitable[None]]
+# A readiness check: None when the part it watches can serve, else why not (for /ready).
+# Called on every /ready request: it must be cheap and must not block.
+ReadinessCheck = Callable[[], str | None]
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Component:
     max_body_bytes: int | None = None
     # Extra unauthenticated paths; keep this list short and say why at the call site.
     public_paths: frozenset[str] = frozenset()
+    readiness: Sequence[ReadinessCheck] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -90,6 +94,10 @@ def _platform_router(service: str) -> APIRouter:
         ctx = context_of(request)
         if request.app.state.platform.draining:
             raise Problem(503, "shutting down", type="not-ready")
+        for check in request.app.state.component.readiness:
+            why = check()
+            if why is not None:
+                raise Problem(503, why, type="not-ready")
         try:
             await anyio.to_thread.run_sync(ctx.db.ping)
         except Exception as exc:
