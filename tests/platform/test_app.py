@@ -114,6 +114,28 @@ def test_ready_reports_database_and_migrations(live: tuple[LiveServer, PlatformC
     assert "shieldx db upgrade" in str(body["detail"])
 
 
+def test_ready_asks_the_components_readiness_checks(
+    make_settings: Callable[..., Settings],
+) -> None:
+    why: list[str] = []
+
+    def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
+        return Component(readiness=[lambda: why[-1] if why else None])
+
+    ctx = build_context(make_settings())
+    migrations.upgrade(ctx.db)
+    try:
+        with LiveServer(create_app(ctx, "credits", component)) as server:
+            assert httpx.get(server.url + "/ready").status_code == 200
+            why.append("the writer is restarting")
+            body = _assert_problem(httpx.get(server.url + "/ready"), 503, "not-ready")
+            assert body["detail"] == "the writer is restarting"
+            why.clear()
+            assert httpx.get(server.url + "/ready").status_code == 200
+    finally:
+        ctx.close()
+
+
 def test_routes_need_a_key_by_default(live: tuple[LiveServer, PlatformContext]) -> None:
     server, _ = live
     for path in ("/whoami", "/echo", "/no-such-route", "/openapi.json"):
