@@ -86,7 +86,7 @@ def test_a_killed_commit_process_is_restarted_and_ready_says_so_meanwhile(
 ) -> None:
     with serve_credits(platform_ctx) as api:
         writer = _service(api).writer
-        writer.supervisor.min_delay = 1.0  # a pause long enough to watch /ready while down
+        writer.supervisor.min_delay = 2.0  # a pause long enough to watch /ready while down
         acked: Acked = []
         for _ in range(5):
             _buy(api, acked)
@@ -113,7 +113,7 @@ def test_a_crashed_writer_loop_is_restarted_and_loses_nothing_acknowledged(
 ) -> None:
     with serve_credits(platform_ctx) as api:
         writer = _service(api).writer
-        writer.supervisor.min_delay = 1.0
+        writer.supervisor.min_delay = 2.0
         acked: Acked = []
         for _ in range(5):
             _buy(api, acked)

@@ -162,8 +162,9 @@ class ProcessCommitter(_Committer):
             batch.result = StoreUnavailable("the commit process is not running")
             self.done(batch)
             return
+        data = frame(self._request(batch))  # raises before the batch counts as in flight
         self.inflight.append(batch)
-        self._write(frame(self._request(batch)))
+        self._write(data)
 
     def request_projection(self) -> None:
         """Ask for history and usage to be brought up to the head now (a reader waits)."""
@@ -253,8 +254,9 @@ class ThreadCommitter(_Committer):
 
     def submit(self, batch: Batch) -> None:
         """Queue BATCH; `done` runs when its answer arrives."""
+        request = self._request(batch)
         self.inflight.append(batch)
-        self._queue.put(self._request(batch))
+        self._queue.put(request)
 
     def request_projection(self) -> None:
         """Ask for history and usage to be brought up to the head now."""

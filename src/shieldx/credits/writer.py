@@ -290,8 +290,12 @@ class GroupCommitWriter:
                 self.fault(items)
             batch = self._apply(items)
             self._inflight.append(batch)
+            try:
+                self.committer.submit(batch)
+            except Exception:
+                self._inflight.pop()  # never sent: its callers are answered by the supervisor
+                raise
             self._taken = []
-            self.committer.submit(batch)
 
     async def _prefetch(self, items: list[Submission]) -> None:
         # Idempotency keys are assumed new on a first attempt: the command log's primary key
