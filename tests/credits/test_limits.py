@@ -34,6 +34,7 @@ def test_a_batch_hold_beyond_max_hold_ttl_is_a_422_and_writes_go_on(
     platform_ctx: PlatformContext,
 ) -> None:
     with serve_credits(platform_ctx) as api:
+        assert api.post("/credits/purchase", {"account_id": "a", "amount": 5}).status_code == 201
         body = '{"operations":[{"op":"reserve","account_id":"a","amount":1,"ttl_seconds":1e12}]}'
         refused = _raw(api, "/credits/batch", body)
         assert refused.status_code == 422, refused.text
@@ -46,6 +47,7 @@ def test_a_batch_hold_beyond_max_hold_ttl_is_a_422_and_writes_go_on(
         assert same.status_code == 201, same.text
         held = api.post("/credits/reserve", {"account_id": "a", "amount": 1, "ttl_seconds": 60})
         assert held.status_code == 201, held.text
+        assert api.get("/credits/balance/a").json()["available"] == 9  # the batch held nothing
         assert api.http.get("/ready").status_code == 200
 
 
