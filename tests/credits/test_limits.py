@@ -97,3 +97,81 @@ def test_an_unrepresentable_grant_expiry_is_a_4xx(
         assert _events(platform_ctx) == 0
         ok = api.post("/credits/purchase", {"account_id": "a", "amount": 1}, as_="b")
         assert ok.status_code == 201, ok.text
+
+
+EXTREMES = [
+    "0",
+    "-1",
+    str(2**31),
+    str(2**53),
+    str(2**63 - 1),
+    str(2**63),
+    str(2**64),
+    "1e308",
+    "1e309",
+    "-1e309",
+    "Infinity",
+    "NaN",
+    '"\u0663"',  # ARABIC-INDIC DIGIT THREE
+    '"\u00b2"',  # SUPERSCRIPT TWO
+    '""',
+    '"' + "9" * 10_000 + '"',
+    '"\\u0000"',
+    '"9999-12-31T23:59:59-23:59"',
+]
+# Every field of every command route a number, duration, time or id goes into.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "/credits/accounts": ("account_id",),
+    "/credits/purchase": ("account_id", "amount", "priority", "expires_at"),
+    "/credits/consume": ("account_id", "amount"),
+    "/credits/reserve": ("account_id", "amount", "ttl_seconds"),
+    "/credits/commit": ("reservation_id", "amount"),
+    "/credits/cancel": ("reservation_id",),
+    "/credits/threshold": ("account_id", "threshold"),
+}
+BATCH_OPS = {"purchase", "consume", "reserve", "commit", "cancel"}
+
+
+def test_extreme_values_in_every_command_field_never_answer_5xx_nor_change_state_on_4xx(
+    platform_ctx: PlatformContext,
+) -> None:
+    with serve_credits(platform_ctx) as api:
+        assert (
+            api.post("/credits/purchase", {"account_id": "x", "amount": 10**15}).status_code == 201
+        )
+
+        def valid(path: str) -> dict[str, object]:
+            hold = api.post("/credits/reserve", {"account_id": "x", "amount": 1, "ttl_seconds": 60})
+            assert hold.status_code == 201, hold.text
+            return {
+                "/credits/accounts": {"account_id": "y"},
+                "/credits/purchase": {"account_id": "x", "amount": 1},
+                "/credits/consume": {"account_id": "x", "amount": 1, "reason": "r"},
+                "/credits/reserve": {"account_id": "x", "amount": 1, "ttl_seconds": 60},
+                "/credits/commit": {"reservation_id": hold.json()["reservation_id"]},
+                "/credits/cancel": {"reservation_id": hold.json()["reservation_id"]},
+                "/credits/threshold": {"account_id": "x", "threshold": 1},
+            }[path]
+
+        tried = 0
+        for path, fields in FIELDS.items():
+            for field in fields:
+                for value in EXTREMES:
+                    base = {**valid(path), field: "__value__"}
+                    op = path.rsplit("/", 1)[1]
+                    sends = [(path, base)]
+                    if op in BATCH_OPS:
+                        sends.append(("/credits/batch", {"operations": [{"op": op, **base}]}))
+                    for target, body in sends:
+                        before = _events(platform_ctx)
+                        text = orjson.dumps(body).decode().replace('"__value__"', value)
+                        answer = _raw(api, target, text)
+                        tried += 1
+                        assert answer.status_code < 500, (target, field, value, answer.text)
+                        if answer.status_code >= 400:
+                            assert answer.json()["detail"], answer.text
+                            assert _events(platform_ctx) == before, (target, field, value)
+        assert tried > 300
+        assert api.http.get("/ready").status_code == 200
+        ok = api.post("/credits/consume", {"account_id": "x", "amount": 1, "reason": "r"}, as_="a")
+        assert ok.status_code == 200, ok.text
