@@ -62,7 +62,10 @@ class Supervisor:
                     restart_in=self.delay,
                     exc_info=exc,
                 )
-                await self.recover(exc)
+                try:
+                    await self.recover(exc)
+                except Exception as again:  # recovery is retried with the next restart
+                    log.critical(f"{self.event}.recover_failed", error=repr(again), exc_info=again)
                 await self.pause(self.delay)
                 if self.stopping:
                     return
