@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
 
 from shieldx.config import Settings
 from shieldx.platform import migrations
-from shieldx.platform.app import Caller, Component, create_app, requires
+from shieldx.platform.app import Caller, Component, create_app, provided, requires
 from shieldx.platform.auth import Principal
 from shieldx.platform.context import PlatformContext, build_context
 from shieldx.platform.roles import Role
@@ -407,3 +408,38 @@ def test_a_tenant_admin_manages_only_its_own_tenants_keys(
         httpx.delete(server.url + f"/admin/keys/{globex_record.id}", headers=acme_admin), 404
     )
     assert globex_record.id in {r.id for r in ctx.api_keys.list()}  # still active
+
+
+class _Counter:
+    """Something a component provides to its module-level routes."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+
+
+_counter_router = APIRouter()
+
+
+@_counter_router.get("/count")
+async def _count(counter: Annotated[_Counter, Depends(provided(_Counter))]) -> dict[str, int]:
+    counter.hits += 1
+    return {"hits": counter.hits}
+
+
+def test_module_level_routes_reach_what_the_component_provides() -> None:
+    """provided(T) answers the component's instance of T; a type it lacks is a clear error."""
+    counter = _Counter()
+    app = FastAPI()
+    app.include_router(_counter_router)
+
+    async def get() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return int((await client.get("/count")).json()["hits"])
+
+    app.state.component = Component(provides={_Counter: counter})
+    assert [asyncio.run(get()), asyncio.run(get())] == [1, 2]
+    assert counter.hits == 2
+    app.state.component = Component()
+    with pytest.raises(LookupError, match="provides no _Counter"):
+        asyncio.run(get())

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -33,6 +33,7 @@ from shieldx.platform.openapi import document_platform
 from shieldx.platform.roles import Role
 from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
 
+T = TypeVar("T")
 Hook = Callable[[], Awaitable[None]]
 # A readiness check: None when the part it watches can serve, else why not (for /ready).
 # Called on every /ready request: it must be cheap and must not block.
@@ -52,6 +53,8 @@ class Component:
     readiness: Sequence[ReadinessCheck] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The objects the component's module-level routes need, by type (see provided()).
+    provides: dict[type[Any], Any] = field(default_factory=dict)
 
 
 ComponentFactory = Callable[[PlatformContext, CollectorRegistry], Component]
@@ -77,6 +80,31 @@ def requires(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
         require_role(principal, roles)
         return principal
 
+    return dependency
+
+
+def provided_instance(request: Request, kind: type[T]) -> T:
+    """The instance of KIND that the serving app's component provides (for lean routes)."""
+    try:
+        instance = request.app.state.component.provides[kind]
+    except KeyError:
+        raise LookupError(f"this app's component provides no {kind.__name__}") from None
+    assert isinstance(instance, kind)
+    return instance
+
+
+def provided(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A FastAPI dependency answering the instance of KIND the component provides.
+
+    Routes live at module level in each sub-package's api.py; the objects they call are built
+    by the service's component.py and reach them through this, not through closures.
+    """
+
+    # async: FastAPI runs plain-def dependencies in a thread pool, which costs a thread hop.
+    async def dependency(request: Request) -> T:
+        return provided_instance(request, kind)
+
+    dependency.__name__ = f"provided_{kind.__name__}"
     return dependency
 
 
