@@ -42,8 +42,8 @@ from shieldx.testing.fixtures import settings_for_test
 from shieldx.testing.live import LivePlatform
 from shieldx.testing.state import changed_tables, fingerprint
 
-# Raw JSON number tokens (some are not JSON at all, yet parsers meet them), sent unquoted in
-# bodies and as text in query and path parameters.
+# Raw JSON number tokens (some are not JSON at all, yet parsers meet them): unquoted in
+# bodies, as text in query and path parameters.
 NUMBERS = [
     "0",
     "-1",
@@ -59,13 +59,29 @@ NUMBERS = [
     "-Infinity",
     "NaN",
 ]
-# Strings: unicode digits (str.isdigit() and int() accept them), empty, huge, NUL, and the
-# numbers above as text (lax parsers turn "9223372036854775808" into an int).
-STRINGS = ["", "\u0663", "\u00b2", "x" * 10_000, "a\x00b", "99999999999d", *NUMBERS]
+# Text: unicode digits (str.isdigit() accepts them, int() refuses "²" and reads "٣" as 3),
+# empty, huge, NUL, a duration no clock can hold.
+TEXT = ["", "\u0663", "\u00b2", "x" * 10_000, "a\x00b", "99999999999d"]
+PARAM_VALUES = [*NUMBERS, *TEXT]
+# In a body each number also comes quoted, as lax parsers turn "18446744073709551616" into an
+# int; a few of them are enough for that.
+BODY_TOKENS = [
+    *NUMBERS,
+    *(json.dumps(text, ensure_ascii=False) for text in TEXT),
+    *(json.dumps(number) for number in ("-1", str(2**64), "1e309", "NaN")),
+]
 # Tables written on their own clock after an earlier request (alert deliveries, projection
-# catch-up): a change there proves nothing about the request that was just refused.
+# catch-up, the tallies of accepted traffic): a change there proves nothing about the request
+# that was just refused.
 BACKGROUND_TABLES = frozenset(
-    {"credit_alerts", "projection_tracking", "credit_history", "credit_usage"}
+    {
+        "credit_alerts",
+        "projection_tracking",
+        "credit_history",
+        "credit_usage",
+        "ab_test_results",
+        "ab_test_variants",
+    }
 )
 # Background work slowed to a crawl so that a change in the database during a request can
 # only come from that request.
@@ -250,14 +266,28 @@ def raw_body(base: Any, path: Path_, token: str) -> bytes:
     return text.replace(json.dumps(SENTINEL), token, 1).encode()
 
 
-def body_tokens() -> list[tuple[str, str]]:
-    """(label, raw JSON token) for every extreme value a body field receives."""
-    strings = [(s, json.dumps(s, ensure_ascii=False)) for s in STRINGS]
-    return [(n, n) for n in NUMBERS] + strings
+def request(
+    method: str,
+    template: str,
+    params: list[dict[str, Any]],
+    values: dict[str, str],
+    body: bytes | None,
+) -> Probe:
+    """The request to METHOD TEMPLATE with the parameters VALUES and BODY."""
+    path = template
+    query = {}
+    for p in params:
+        if p["name"] not in values:
+            continue
+        if p["in"] == "path":
+            path = path.replace("{" + p["name"] + "}", quote(values[p["name"]], safe=""))
+        else:
+            query[p["name"]] = values[p["name"]]
+    return Probe(method.upper(), path, query, body)
 
 
-def probes(doc: dict[str, Any], seeds: dict[str, Any]) -> Iterator[tuple[str, str, Probe]]:
-    """(route, field, request) for every field of every operation and every extreme value."""
+def probes(doc: dict[str, Any], seeds: dict[str, Any]) -> Iterator[tuple[str, str, str, Probe]]:
+    """(route, field, value, request) for every field of every operation and extreme value."""
     valid = Valid(doc, seeds)
     # Deletions and state changes last, so that earlier probes still find the seeded objects.
     order = {"get": 0, "put": 1, "patch": 1, "post": 1, "delete": 2}
@@ -282,31 +312,29 @@ def probes(doc: dict[str, Any], seeds: dict[str, Any]) -> Iterator[tuple[str, st
         base_body: Any = None
         body_fields: list[tuple[Any, Path_]] = []
         if body_schema is not None:
+            # Optional fields a valid request needs (which object to act on) come seeded.
+            extra = seeds.get(route, {})
             base_body = valid.value(body_schema)
             body_fields = list(fields(valid, body_schema))
-
-        def probe(values: dict[str, str], body: bytes | None) -> Probe:
-            path = template
-            query = {}
-            for p in params:
-                if p["name"] not in values:
-                    continue
-                if p["in"] == "path":
-                    path = path.replace("{" + p["name"] + "}", quote(values[p["name"]], safe=""))
-                else:
-                    query[p["name"]] = values[p["name"]]
-            return Probe(method.upper(), path, query, body)
+            if isinstance(base_body, dict):
+                base_body = {**extra, **base_body}
+                body_fields = [
+                    ({**extra, **base} if isinstance(base, dict) else base, path)
+                    for base, path in body_fields
+                ]
 
         default_body = None if base_body is None else json.dumps(base_body).encode()
         for p in params:
-            for value in [*STRINGS]:
-                where = f"{p['in']}:{p['name']}"
-                yield route, where, probe({**base_params, p["name"]: value}, default_body)
+            values = {**base_params}
+            for value in PARAM_VALUES:
+                values[p["name"]] = value
+                probe = request(method, template, params, values, default_body)
+                yield route, f"{p['in']}:{p['name']}", value, probe
         for base, path in body_fields:
             where = "body:" + ".".join(str(part) for part in path)
-            for label, token in body_tokens():
-                body = raw_body(base, path, token)
-                yield route, f"{where}={label}", probe(base_params, body)
+            for token in BODY_TOKENS:
+                probe = request(method, template, params, base_params, raw_body(base, path, token))
+                yield route, where, token, probe
 
 
 # ---------------------------------------------------------------- the platform
@@ -373,6 +401,7 @@ def seed(platform: Platform) -> None:
     test = platform.post(
         "shadow", "/shadow/evaluate", {"name": "t", "control": "base", "candidate": "cand"}
     )
+    deployment = platform.post("shadow", "/shadow/deploy", {"ruleset": "cand"})
     platform.post("shadow", "/shadow/gateways", {"gateway_id": "gw-1"})
     flag = {"key": "f1", "variants": {"on": True, "off": False}, "default_variant": "off"}
     platform.post("shadow", "/shadow/flags", flag)
@@ -383,6 +412,8 @@ def seed(platform: Platform) -> None:
         "candidate": "cand",
         "ruleset": "cand",
         "test_id": test["id"],
+        "deployment_id": deployment["id"],
+        "POST /shadow/deploy": {"ruleset": "cand"},
         "gateway_id": "gw-1",
         "key": "f1",
         "default_variant": "off",
@@ -489,25 +520,26 @@ def test_extreme_values_in_every_field_are_refused_cleanly(tmp_path: Path) -> No
             changes = Changes(platform)
             for name, client in clients.items():
                 doc = client.get("/openapi.json").json()
-                for route, where, probe in probes(doc, platform.seeds[name]):
+                for route, where, value, probe in probes(doc, platform.seeds[name]):
                     response = platform.send(name, probe)
                     sent += 1
                     changed = changes.since_last()
                     status = response.status_code
-                    label, _, value = where.partition("=")
                     if status >= 500:
                         problem = f"{status} {response.text[:200]}"
-                        findings.append(Finding(name, route, label, value, problem))
+                        findings.append(Finding(name, route, where, value, problem))
                     elif 400 <= status < 500 and changed:
                         problem = f"{status} yet {', '.join(changed)} changed"
-                        findings.append(Finding(name, route, label, value, problem))
+                        findings.append(Finding(name, route, where, value, problem))
             findings.extend(still_healthy(platform, tasks, pid))
-        errors = [
-            entry
+        # Background work reports what it could not do at error level (a flush, a refresh, a
+        # controller tick); the access log's 5xx lines are findings already.
+        findings.extend(
+            Finding("platform", "log", str(entry.get("event")), "-", repr(entry)[:300])
             for entry in logs
             if entry.get("log_level") in ("error", "critical", "exception")
             and entry.get("event") != "http.request"
-        ]
+        )
     finally:
         for client in clients.values():
             client.close()
@@ -515,7 +547,6 @@ def test_extreme_values_in_every_field_are_refused_cleanly(tmp_path: Path) -> No
     assert sent > 5000, f"only {sent} requests were sent"
     report = "\n".join(str(f) for f in findings)
     assert not findings, f"{len(findings)} findings:\n{report}"
-    assert not errors, f"errors logged: {errors[:20]}"
 
 
 def still_healthy(
