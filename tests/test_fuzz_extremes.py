@@ -237,6 +237,8 @@ def fields(valid: Valid, schema: dict[str, Any], name: str = "") -> Iterator[tup
                 for inner, path in fields(valid, sub, prop):
                     yield {**base, prop: inner}, (prop, *path)
             extra = branch.get("additionalProperties")
+            if extra is True:  # free-form (claims, metadata): any value under any name
+                extra = {}
             if isinstance(extra, dict) and not props:
                 yield {**base, "x": valid.value(extra, "x")}, ("x",)
         elif kind == "array":
