@@ -7,7 +7,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import TypeVar
 
@@ -111,6 +111,15 @@ class LivePlatform:
 
         async def run() -> _T:
             return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
+
+    def run(self, fn: Callable[[], Awaitable[_T]], timeout: float = 60.0) -> _T:
+        """The result of awaiting FN() on the platform's loop."""
+        assert self.loop is not None
+
+        async def run() -> _T:
+            return await fn()
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
 
