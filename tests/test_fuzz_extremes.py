@@ -18,6 +18,7 @@ each service still succeeds.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import sqlite3
@@ -62,7 +63,9 @@ NUMBERS = [
 # Text: unicode digits (str.isdigit() accepts them, int() refuses "²" and reads "٣" as 3),
 # empty, huge, NUL, a duration no clock can hold.
 TEXT = ["", "\u0663", "\u00b2", "x" * 10_000, "a\x00b", "99999999999d"]
-PARAM_VALUES = [*NUMBERS, *TEXT]
+# Opaque tokens (history cursors) that decode to a number no column can hold.
+TOKENS = [base64.urlsafe_b64encode(b"p" + b"9" * 40).decode()]
+PARAM_VALUES = [*NUMBERS, *TEXT, *TOKENS]
 # In a body each number also comes quoted, as lax parsers turn "18446744073709551616" into an
 # int; a few of them are enough for that.
 BODY_TOKENS = [
@@ -88,11 +91,8 @@ BACKGROUND_TABLES = frozenset(
 SETTINGS: dict[str, Any] = {
     "security": {"rate_limit": {"enabled": False}},
     "credits": {"projection_interval": "1h", "sweep_interval": "1h"},
-    "shadow": {
-        "flush_interval": "1h",
-        "refresh_interval": "1h",
-        "deployment": {"health_check_interval": "1h"},
-    },
+    "shadow": {"flush_interval": "1h", "refresh_interval": "1h"},
+    "deployment": {"health_check_interval": "1h"},
     "camouflage": {
         "recording": {"flush_interval": "1h"},
         "decoys": [{"name": "web", "template": "nginx-1.22.1-debian", "port": 0}],
