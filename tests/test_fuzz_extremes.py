@@ -226,6 +226,8 @@ class Valid:
             return isinstance(value, str)
         if kind == "array":
             return isinstance(value, list)
+        if kind == "object":
+            return isinstance(value, dict)
         return kind is None or (kind == "integer" and isinstance(value, int))
 
 
@@ -270,6 +272,13 @@ def raw_body(base: Any, path: Path_, token: str) -> bytes:
 
     text = json.dumps(put(base, path), ensure_ascii=False, allow_nan=False)
     return text.replace(json.dumps(SENTINEL), token, 1).encode()
+
+
+def _with(base: Any, extra: dict[str, Any], path: Path_) -> Any:
+    """BASE with EXTRA's fields on top, but for the one field at PATH (being fuzzed)."""
+    if not isinstance(base, dict):
+        return base
+    return {**base, **{k: v for k, v in extra.items() if k != path[0]}}
 
 
 def request(
@@ -323,11 +332,8 @@ def probes(doc: dict[str, Any], seeds: dict[str, Any]) -> Iterator[tuple[str, st
             base_body = valid.value(body_schema)
             body_fields = list(fields(valid, body_schema))
             if isinstance(base_body, dict):
-                base_body = {**extra, **base_body}
-                body_fields = [
-                    ({**extra, **base} if isinstance(base, dict) else base, path)
-                    for base, path in body_fields
-                ]
+                base_body = {**base_body, **extra}
+                body_fields = [(_with(base, extra, path), path) for base, path in body_fields]
 
         default_body = None if base_body is None else json.dumps(base_body).encode()
         for p in params:
@@ -393,13 +399,18 @@ def start_platform(data_dir: Path) -> tuple[PlatformContext, dict[str, Component
 
 def seed(platform: Platform) -> None:
     """Create one object of each kind, so that ids in paths and bodies name real things."""
-    credits = {"account_id": "acct-1"}
+    credits: dict[str, Any] = {"account_id": "acct-1"}
     platform.post("credits", "/credits/accounts", {"account_id": "acct-1"})
     platform.post("credits", "/credits/purchase", {"account_id": "acct-1", "amount": 10**9})
     hold = platform.post(
         "credits", "/credits/reserve", {"account_id": "acct-1", "amount": 1, "ttl_seconds": 3600}
     )
     credits["reservation_id"] = hold["reservation_id"]
+    # Cancel is probed first: commit gets its own hold.
+    other = platform.post(
+        "credits", "/credits/reserve", {"account_id": "acct-1", "amount": 1, "ttl_seconds": 3600}
+    )
+    credits["POST /credits/commit"] = {"reservation_id": other["reservation_id"]}
     platform.seeds["credits"] = credits
 
     rule = {"id": "r1", "expression": 'method == "GET"', "action": "log"}
@@ -424,6 +435,7 @@ def seed(platform: Platform) -> None:
         "gateway_id": "gw-1",
         "key": "f1",
         "default_variant": "off",
+        "variants": flag["variants"],
         "variant": "on",
         "expression": 'method == "GET"',
         "action": "log",
