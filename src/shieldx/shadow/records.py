@@ -120,7 +120,7 @@ def normalize_record(
         path, query = path.split("?", 1)
     user_agent = _text(raw, "user_agent", limits.user_agent, headers.get("user-agent", ""))
     content_length = headers.get("content-length", "")
-    default_size = int(content_length) if content_length.isdigit() else 0
+    default_size = min(_ascii_int(content_length) or 0, INT64_MAX)
     return RequestRecord(
         method=_text(raw, "method", limits.method, "GET"),
         path=path,
@@ -149,11 +149,19 @@ def _text(raw: Mapping[str, object], name: str, limit: int, default: str) -> str
 def _count(raw: Mapping[str, object], name: str, default: int) -> int:
     value = raw.get(name, default)
     if isinstance(value, str) and name == "asn":
-        value = value.upper().removeprefix("AS")
-        value = int(value) if value.isdigit() else value
+        number = _ascii_int(value.upper().removeprefix("AS"))
+        value = value if number is None else number
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
         raise RecordError(f"{name} must be a non-negative integer (got {value!r})")
     return value
+
+
+def _ascii_int(text: str) -> int | None:
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() then refuses or
+    # reads as another number; and int() refuses strings over 4,300 digits.
+    if 0 < len(text) <= 20 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def _headers(value: object, limits: RecordLimits) -> dict[str, str]:
