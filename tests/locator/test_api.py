@@ -139,6 +139,17 @@ def test_a_tenant_key_cannot_revoke_another_tenants_token(loc: Locator) -> None:
     assert loc.introspect(token)["active"] is False
 
 
+def test_an_auditor_cannot_revoke_any_token(loc: Locator) -> None:
+    # The unscoped auditor sees every tenant; read-only, it may still revoke none of them.
+    for tenant in (None, "globex"):
+        token = loc.token(tenant=tenant) if tenant else loc.token()
+        refused = loc.revoke(token, "auditor")
+        assert refused.status_code == 403
+        assert "read-only" in refused.json()["detail"]
+        assert loc.introspect(token)["active"] is True
+    assert loc.revoke(loc.token(), "operator").status_code == 200
+
+
 def test_jwks_is_public_cacheable_and_lists_okp_keys(loc: Locator) -> None:
     response = httpx.get(loc.url + "/.well-known/jwks.json")
     assert response.status_code == 200
