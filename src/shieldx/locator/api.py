@@ -252,14 +252,17 @@ def _public(record: Any) -> dict[str, Any]:
 
 
 def _form_body(*fields: str) -> dict[str, Any]:
-    properties: dict[str, Any] = {f: {"type": "string"} for f in fields}
+    # No parameter, name or value, may hold a control character (forms.read_params: 400).
+    text = {"type": "string", "pattern": r"^[^\x00-\x1f\x7f]*$"}
+    properties: dict[str, Any] = {f: dict(text) for f in fields}
     properties[fields[0]]["minLength"] = 1  # required *and* non-empty (RFC 6749: else 400)
     # Other parameters are ignored (RFC 6749 section 3.1), but each appears once, as a string.
     schema = {
         "type": "object",
         "properties": properties,
         "required": [fields[0]],
-        "additionalProperties": {"type": "string"},
+        "propertyNames": text,
+        "additionalProperties": text,
     }
     return {
         "requestBody": {
