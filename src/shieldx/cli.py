@@ -124,7 +124,7 @@ def _start(settings: Settings, services: list[str]) -> None:
     from shieldx.platform.app import create_app
     from shieldx.platform.bootstrap import BootstrapError, prepare
     from shieldx.platform.logging import configure_logging
-    from shieldx.platform.server import Listener, ServeError, run, serve
+    from shieldx.platform.server import ConnectionGuard, Listener, ServeError, run, serve
     from shieldx.services import SERVICES
 
     configure_logging(settings.logging)
@@ -147,6 +147,7 @@ def _start(settings: Settings, services: list[str]) -> None:
                 listeners,
                 shutdown_timeout=settings.server.shutdown_timeout.total_seconds(),
                 keepalive_timeout=settings.server.keepalive_timeout.total_seconds(),
+                guard=ConnectionGuard.from_settings(settings.server),
                 on_ready=lambda bound: _banner(settings, prepared, bound),
             )
         )

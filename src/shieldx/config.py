@@ -51,6 +51,16 @@ class ServerSettings(Section):
     max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
     max_headers: int = Field(100, ge=8, le=1000)
     keepalive_timeout: Duration = timedelta(seconds=5)
+    # A connection whose request head is not complete this long after it began is closed.
+    header_timeout: Duration = timedelta(seconds=10)
+    # Open connections per process, all listeners together; one more is refused with a 503.
+    max_connections: int = Field(4096, ge=1, le=1_000_000)
+    # Requests without a valid API key (missing, malformed, unknown, and the public paths but
+    # the probes) are rate limited per client address: a token bucket each, the least
+    # recently seen addresses forgotten beyond anonymous_max_addresses.
+    anonymous_rate: float = Field(20.0, gt=0, le=1_000_000)
+    anonymous_burst: int = Field(200, ge=1, le=10_000_000)
+    anonymous_max_addresses: int = Field(100_000, ge=1, le=10_000_000)
     hsts: bool = False
     cors: CorsSettings = CorsSettings()
 

@@ -298,6 +298,46 @@ def test_tenant_rate_limit_spans_the_tenants_keys(
     assert httpx.get(server.url + "/whoami", headers=other).status_code == 200
 
 
+def test_a_key_refused_by_its_own_limit_spends_nothing_of_its_tenant(
+    server_for: Callable[..., tuple[LiveServer, PlatformContext]],
+) -> None:
+    limits = {"key_rate": 0.01, "key_burst": 3, "tenant_rate": 0.01, "tenant_burst": 6}
+    server, ctx = server_for(security={"rate_limit": limits})
+    noisy, quiet = _key(ctx, Role.SERVICE, "acme"), _key(ctx, Role.SERVICE, "acme")
+    with httpx.Client(base_url=server.url) as client:
+        statuses = [client.get("/whoami", headers=noisy).status_code for _ in range(20)]
+        assert statuses == [200] * 3 + [429] * 17
+        # Three of the tenant's six tokens are spent; the 17 refused requests took none.
+        assert [client.get("/whoami", headers=quiet).status_code for _ in range(3)] == [200] * 3
+        third = _key(ctx, Role.SERVICE, "acme")
+        body = _assert_problem(client.get("/whoami", headers=third), 429, "rate-limited")
+    assert "tenant" in str(body["detail"])
+
+
+def test_requests_without_a_valid_key_are_limited_per_client_address(
+    server_for: Callable[..., tuple[LiveServer, PlatformContext]],
+) -> None:
+    server, ctx = server_for(server={"anonymous_rate": 0.01, "anonymous_burst": 3})
+    valid = _key(ctx)
+    bad = {"Authorization": "Bearer shx_000000000000_" + "a" * 43}
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get("/whoami", headers=bad).status_code == 401
+        assert client.get("/whoami").status_code == 401
+        assert client.get("/metrics").status_code == 200
+        for attempt in (bad, {}, {"Authorization": "Basic eA=="}):
+            refused = client.get("/whoami", headers=attempt)
+            body = _assert_problem(refused, 429, "rate-limited")
+            assert "client address" in str(body["detail"])
+            assert int(refused.headers["retry-after"]) >= 1
+        _assert_problem(client.get("/metrics"), 429, "rate-limited")
+        # Probes are never limited; a valid key is not an anonymous request.
+        assert client.get("/health").status_code == 200
+        assert client.get("/whoami", headers=valid).status_code == 200
+    other = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=server.url, transport=other) as client:
+        assert client.get("/whoami", headers=bad).status_code == 401
+
+
 def test_roles_are_enforced(live: tuple[LiveServer, PlatformContext]) -> None:
     server, ctx = live
     assert httpx.get(server.url + "/operators", headers=_key(ctx, Role.OPERATOR)).status_code == 200

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from shieldx.credits.events import MAX_AMOUNT
+from shieldx.platform.schemas import RequestModel
 
 ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
@@ -50,8 +51,8 @@ Reason = Annotated[
 ]
 
 
-class Body(BaseModel):
-    """Base of request bodies: unknown fields are errors."""
+class Body(RequestModel):
+    """Base of request bodies: unknown fields and control characters are errors."""
 
     model_config = ConfigDict(extra="forbid")
 

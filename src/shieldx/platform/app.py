@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,9 +12,11 @@ from typing import Annotated, Any, TypeVar
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Scope
 
 from shieldx import __version__
 from shieldx.platform import migrations
@@ -38,6 +41,53 @@ Hook = Callable[[], Awaitable[None]]
 # A readiness check: None when the part it watches can serve, else why not (for /ready).
 # Called on every /ready request: it must be cheap and must not block.
 ReadinessCheck = Callable[[], str | None]
+
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+_READS = "__shieldx_reads__"
+
+
+def reads(endpoint: _Endpoint) -> _Endpoint:
+    """Mark a POST endpoint that changes nothing (a query with a body): read-only roles may call it."""
+    setattr(endpoint, _READS, True)
+    return endpoint
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One route of an app as a client sees it: its methods, path template and endpoint."""
+
+    methods: frozenset[str]
+    path: str
+    endpoint: Callable[..., Any] | None
+
+    @property
+    def reads(self) -> bool:
+        """Whether the endpoint is marked as changing nothing (see reads())."""
+        return bool(getattr(self.endpoint, _READS, False))
+
+
+def route_table(app: FastAPI) -> list[RouteInfo]:
+    """Every route of APP, included routers flattened, in matching order."""
+    return [
+        RouteInfo(frozenset(context.methods or ()), context.path, context.endpoint)
+        for context in iter_route_contexts(app.router.routes)
+        if context.path is not None
+    ]
+
+
+def route_writes(app: FastAPI) -> Callable[[Scope], bool]:
+    """Whether a request would run a route that may write (any unsafe method not marked reads)."""
+    compiled: list[tuple[re.Pattern[str], RouteInfo]] = []
+
+    def writes(scope: Scope) -> bool:
+        if not compiled:  # routes are complete once the app serves; compile on first use
+            compiled.extend((compile_path(r.path)[0], r) for r in route_table(app))
+        for pattern, route in compiled:
+            if scope["method"] in route.methods and pattern.match(scope["path"]):
+                return not route.reads
+        return False  # no such route: the router answers 404 or 405
+
+    return writes
 
 
 @dataclass
@@ -276,6 +326,8 @@ def create_app(
         authenticator=ctx.authenticator,
         key_limiter=ctx.key_limiter if limits.enabled else None,
         tenant_limiter=ctx.tenant_limiter if limits.enabled else None,
+        source_limiter=ctx.source_limiter if limits.enabled else None,
+        writes=route_writes(app),
         metrics=HttpMetrics(registry),
         log_success=settings.server.access_log,
         public_paths=public_paths,

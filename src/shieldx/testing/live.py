@@ -14,7 +14,7 @@ from typing import TypeVar
 import uvicorn
 from starlette.types import ASGIApp
 
-from shieldx.platform.server import uvicorn_config
+from shieldx.platform.server import ConnectionGuard, uvicorn_config
 
 _T = TypeVar("_T")
 
@@ -28,7 +28,13 @@ class _QuietServer(uvicorn.Server):
 class LiveServer:
     """uvicorn on 127.0.0.1 and a free port; `url` is its base URL while inside `with`."""
 
-    def __init__(self, app: ASGIApp, *, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        startup_timeout: float = 30.0,
+        guard: ConnectionGuard | None = None,
+    ) -> None:
         self.app = app
         self.startup_timeout = startup_timeout
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -36,7 +42,7 @@ class LiveServer:
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = _QuietServer(uvicorn_config(app, shutdown_timeout=5))
+        self.server = _QuietServer(uvicorn_config(app, shutdown_timeout=5, guard=guard))
         self._thread = threading.Thread(target=self._serve, daemon=True, name="live-server")
         self._error: BaseException | None = None
 
