@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,3 +128,46 @@ def test_serve_rejects_unknown_service(tmp_path: Path) -> None:
     result = shieldx("serve", "billing", data_dir=tmp_path)
     assert result.returncode == 2
     assert "unknown service 'billing'" in result.stderr
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    import typer.main
+
+    from shieldx.cli import app
+
+    def walk(command: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, (*path, name))
+
+    return list(walk(typer.main.get_command(app), ()))
+
+
+def _help_texts(path: tuple[str, ...]) -> list[str]:
+    """The command's own help and each option's help, as declared in the code."""
+    import typer.main
+
+    from shieldx.cli import app
+
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    texts = [command.help or ""]
+    texts += [getattr(p, "help", None) or "" for p in command.params]
+    return [t for t in texts if t]
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "shieldx")
+def test_every_help_works_and_shows_its_text_whole(path: tuple[str, ...]) -> None:
+    from typer.testing import CliRunner
+
+    from shieldx.cli import app
+
+    result = CliRunner().invoke(app, [*path, "--help"], prog_name="shieldx")
+    assert result.exit_code == 0, result.output
+    shown = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
+    # Rich markup once swallowed "[env SHIELDX_CONFIG]", leaving "YAML config file ."
+    assert not re.search(r"\s[.,;:](\s|$)", shown), shown
+    for text in _help_texts(path):
+        for word in text.split():
+            assert word in shown, f"{' '.join(path)} --help lost {word!r} of {text!r}"

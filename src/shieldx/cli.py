@@ -32,6 +32,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help, not Rich markup: markup would swallow "[env SHIELDX_CONFIG]" and the like,
+    # leaving "YAML config file ." Sub-apps (db, keys, services' groups) inherit this mode.
+    rich_markup_mode="markdown",
 )
 db_app = typer.Typer(
     help="Database migrations (Alembic) on the configured database.", no_args_is_help=True
