@@ -171,3 +171,17 @@ def test_every_help_works_and_shows_its_text_whole(path: tuple[str, ...]) -> Non
     for text in _help_texts(path):
         for word in text.split():
             assert word in shown, f"{' '.join(path)} --help lost {word!r} of {text!r}"
+
+
+def test_config_check_warns_that_a_key_has_no_effect(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("chaos:\n  enabled: true\nserver:\n  host: 0.0.0.0\n")
+    result = shieldx("config", "check", str(config), data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stdout.splitlines() if "no effect" in line]
+    assert warned == [
+        "warning: chaos.enabled: has no effect yet (fault injection is not built yet); "
+        "it is ignored"
+    ]
+    clean = shieldx("config", "check", "/dev/null", data_dir=tmp_path)
+    assert clean.returncode == 0 and "no effect" not in clean.stdout + clean.stderr

@@ -11,10 +11,18 @@ import orjson
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from shieldx import __version__
-from shieldx.config import ConfigError, Settings, load_settings, masked, reference_markdown
+from shieldx.config import (
+    ConfigError,
+    Settings,
+    ineffective_settings,
+    load_settings,
+    masked,
+    reference_markdown,
+)
 from shieldx.platform.roles import Role
 
 if TYPE_CHECKING:
@@ -113,6 +121,11 @@ def open_context(config: Path | None, data_dir: Path | None) -> PlatformContext:
     return ctx
 
 
+def _warn_ineffective(config: Path | None) -> None:
+    for warning in ineffective_settings(config, os.environ):
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
 def _server_overrides(host: str | None, ports: dict[str, int | None]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if host is not None:
@@ -194,6 +207,7 @@ def up(
         "locator": locator_port,
     }
     settings = settings_from(config, data_dir, _server_overrides(host, ports))
+    _warn_ineffective(config)
     _start(settings, list(SERVICE_NAMES))
 
 
@@ -209,6 +223,7 @@ def serve_one(
     if service not in SERVICE_NAMES:
         fail(f"unknown service {service!r}; choose one of: {', '.join(SERVICE_NAMES)}", code=2)
     settings = settings_from(config, data_dir, _server_overrides(host, {service: port}))
+    _warn_ineffective(config)
     _start(settings, [service])
 
 
@@ -363,8 +378,13 @@ def config_show(
 
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="The YAML file to validate.")]) -> None:
-    """Validate a config file (with the current SHIELDX_* variables); exit 2 on problems."""
+    """Validate a config file (with the current SHIELDX_* variables); exit 2 on problems.
+
+    Keys that validate but have no effect yet are listed as warnings (the exit code stays 0).
+    """
     settings_from(file)
+    for warning in ineffective_settings(file, os.environ):
+        print(f"warning: {warning}")
     out.print(f"{file}: ok")
 
 
