@@ -4,8 +4,7 @@ Conventions for fenced blocks (docs/architecture.md, "Documentation that runs"):
 
 - ```sh (or bash) blocks run in bash, in order, one shell state per document (variables set in
   one block are there in the next; each document has its own working directory). The harness
-  sets KEY and ADMIN_KEY (an unscoped admin key), SHIELDX_KEY (the same), K (an operator key
-  of tenant acme), and rewrites localhost:5004/5005/8089/8080 to the live platform's ports.
+  sets KEY and ADMIN_KEY (an unscoped admin key) and K (an operator key of tenant acme), and rewrites localhost:5004/5005/8089/8080 to the live platform's ports.
   `shieldx` runs this checkout's CLI on the live platform's data directory.
 - Every curl's HTTP status is recorded. A comment right under a command documents the answer of
   the last curl above it: `# 201 {"balance": 1000}` (status and body), `# 200` (status), or
@@ -278,7 +277,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
             "KEY": ADMIN_KEY,
             "ADMIN_KEY": ADMIN_KEY,
-            "SHIELDX_KEY": ADMIN_KEY,
             "K": acme_key,
         }
         yield Platform(srv, data_dir, env, bound)
