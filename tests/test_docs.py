@@ -356,7 +356,7 @@ def run_shell(block: Block, next_block: Block | None, platform: Platform, work: 
             diffs = []
             if answer.status is not None and answer.status != status:
                 diffs.append(f"status: documented {answer.status}, got {status}")
-            if answer.body:
+            elif answer.body:
                 diffs += compare_body(with_ports(answer.body, platform.ports), body)
             if not diffs:
                 break
