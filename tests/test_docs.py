@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 
 from shieldx.config import ConfigError, ineffective_settings, load_settings
-from shieldx.platform.loadgen import RunningServer, spawn_server
+from shieldx.platform.loadgen import RunningServer, free_port, spawn_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -248,7 +248,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """One `shieldx up` (all four services, free ports, a fresh data dir) for every document."""
     data_dir = tmp_path_factory.mktemp("docs-platform")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SHIELDX_")}
-    ports = ["--credits-port=0", "--shadow-port=0", "--camouflage-port=0", "--locator-port=0"]
+    # Real port numbers, not 0: the locator's issuer is its configured port.
+    ports = [f"--{name}-port={free_port()}" for name in DEFAULT_PORTS]
     server_env = {"SHIELDX_LOGGING_LEVEL": "warning"}
     with spawn_server(
         ["up", *ports], data_dir=data_dir, admin_key=ADMIN_KEY, env=server_env
