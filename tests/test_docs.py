@@ -250,6 +250,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SHIELDX_")}
     # Real port numbers, not 0: the locator's issuer is its configured port.
     ports = [f"--{name}-port={free_port()}" for name in DEFAULT_PORTS]
+    # One decoy, as in docs/camouflage.md's example configuration, on a free port.
+    config = data_dir / "docs.yaml"
+    config.write_text(
+        "camouflage:\n  decoys:\n"
+        f"    - {{name: edge-web, template: nginx-1.22.1-debian, port: {free_port()}}}\n"
+    )
+    ports.append(f"--config={config}")
     server_env = {"SHIELDX_LOGGING_LEVEL": "warning"}
     with spawn_server(
         ["up", *ports], data_dir=data_dir, admin_key=ADMIN_KEY, env=server_env
