@@ -185,3 +185,53 @@ def test_config_check_warns_that_a_key_has_no_effect(tmp_path: Path) -> None:
     ]
     clean = shieldx("config", "check", "/dev/null", data_dir=tmp_path)
     assert clean.returncode == 0 and "no effect" not in clean.stdout + clean.stderr
+
+
+def test_first_start_on_a_terminal_prints_a_short_banner_and_logs_to_a_file(
+    tmp_path: Path,
+) -> None:
+    import pty
+    import signal
+
+    from shieldx.platform.loadgen import free_port, read_banner
+
+    data_dir = tmp_path / "data"
+    ports = [f"--{name}-port={free_port()}" for name in ("credits", "shadow", "camouflage")]
+    master, slave = pty.openpty()  # stderr is a terminal, as under `make up`
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHIELDX_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shieldx", "up", *ports, f"--locator-port={free_port()}"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+        env={**clean, "SHIELDX_DATA_DIR": str(data_dir)},
+    )
+    os.close(slave)
+    try:
+        banner = read_banner(proc, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child's side is closed and everything was read
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    assert len(banner) <= 12, banner
+    key_line = banner.index("Admin API key (shown once; store it now):")
+    assert banner[key_line + 1].strip().startswith("shx_")
+    assert any("shieldx keys create" in line for line in banner)
+    log = data_dir / "shieldx.log"
+    assert f"Logs: {log}" in banner
+    assert terminal.decode(errors="replace").strip() == ""  # the logs went to the file
+    logged = log.read_text()
+    assert '"event":"server.started"' in logged and "Running upgrade" in logged
+    assert banner[key_line + 1].strip() not in logged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 # FastAPI, SQLAlchemy and Alembic are imported inside the commands that need them,
 # so that `shieldx --help` and `shieldx version` answer at once.
 SERVICE_NAMES = ("credits", "shadow", "camouflage", "locator")
+LOG_FILE_NAME = "shieldx.log"
 
 app = typer.Typer(
     help="ShieldX: credit ledger, shadow rules, deception and tokens in one self-hosted platform.",
@@ -143,7 +145,10 @@ def _start(settings: Settings, services: list[str]) -> None:
     from shieldx.platform.server import Listener, ServeError, run, serve
     from shieldx.services import SERVICES
 
-    configure_logging(settings.logging)
+    # On a terminal the banner is what a person reads; the log goes to a file beside the data.
+    # Elsewhere (a service manager, a container, CI) it stays on stderr, as they expect.
+    log_file = settings.data_dir / LOG_FILE_NAME if sys.stderr.isatty() else None
+    configure_logging(settings.logging, log_file)
     try:
         prepared = prepare(settings, os.environ)
     except BootstrapError as exc:
@@ -163,7 +168,7 @@ def _start(settings: Settings, services: list[str]) -> None:
                 listeners,
                 shutdown_timeout=settings.server.shutdown_timeout.total_seconds(),
                 keepalive_timeout=settings.server.keepalive_timeout.total_seconds(),
-                on_ready=lambda bound: _banner(settings, prepared, bound),
+                on_ready=lambda bound: _banner(settings, prepared, bound, log_file),
             )
         )
     except ServeError as exc:
@@ -172,7 +177,9 @@ def _start(settings: Settings, services: list[str]) -> None:
         prepared.ctx.close()
 
 
-def _banner(settings: Settings, prepared: Prepared, bound: list[Listener]) -> None:
+def _banner(
+    settings: Settings, prepared: Prepared, bound: list[Listener], log_file: Path | None
+) -> None:
     where = (
         f"SQLite ({settings.database_url.removeprefix('sqlite:///')})"
         if prepared.ctx.db.backend == "sqlite"
@@ -184,6 +191,9 @@ def _banner(settings: Settings, prepared: Prepared, bound: list[Listener]) -> No
         lines.append("Admin API key: the value of SHIELDX_BOOTSTRAP_ADMIN_KEY")
     elif prepared.admin_key is not None:
         lines += ["Admin API key (shown once; store it now):", f"  {prepared.admin_key}"]
+        lines.append("Another key: shieldx keys create --role operator --tenant NAME")
+    if log_file is not None:
+        lines.append(f"Logs: {log_file}")
     lines.append("Ready. Press Ctrl+C to stop.")
     # stdout, not the log: the key must never reach log files.
     print("\n".join(lines), flush=True)
