@@ -333,9 +333,15 @@ def run_shell(block: Block, next_block: Block | None, platform: Platform, work: 
         "DOC_CALLS": str(out / "log"),
         "DOC_OUT": str(out),
     }
-    result = subprocess.run(
-        ["bash", str(script)], cwd=work, env=env, capture_output=True, text=True, timeout=300
-    )
+    try:
+        result = subprocess.run(
+            ["bash", str(script)], cwd=work, env=env, capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        return [
+            "did not finish within 120 s: a server that runs until stopped? "
+            "Mark the block <!-- skip: why --> if it must not run"
+        ]
     problems: list[str] = []
     if result.returncode != 0:
         problems.append(
