@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from shieldx.credits.events import MAX_AMOUNT
 from shieldx.platform.parsing import INT64_MAX
+from shieldx.platform.schemas import RequestModel
 
 ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
-# Free text: no NUL or control characters (PostgreSQL refuses NUL; logs and CSV misread them).
-TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 Amount = Annotated[
     int,
@@ -39,18 +38,25 @@ TenantField = Annotated[
         default=None,
         min_length=1,
         max_length=128,
-        pattern=TEXT,
         description="Tenant to act on: implied by a tenant-scoped key; required for unscoped keys.",
     ),
 ]
+TtlSeconds = Annotated[
+    float,
+    Field(
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds until the hold is released by itself: above 0, at most "
+        "credits.max_hold_ttl (7 days by default).",
+    ),
+]
 Reason = Annotated[
-    str,
-    Field(min_length=1, max_length=200, pattern=TEXT, description="Why (reported by reason)."),
+    str, Field(min_length=1, max_length=200, description="Why (reported by reason).")
 ]
 
 
-class Body(BaseModel):
-    """Base of request bodies: unknown fields are errors."""
+class Body(RequestModel):
+    """Base of request bodies: unknown fields and control characters are errors."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -60,23 +66,17 @@ class AccountCreate(Body):
 
     account_id: AccountField
     tenant: TenantField = None
-    metadata: dict[
-        Annotated[str, Field(max_length=256, pattern=TEXT)],
-        Annotated[str, Field(max_length=256, pattern=TEXT)],
-    ] = Field(default_factory=dict, max_length=32, description="Up to 32 string labels.")
+    metadata: dict[str, Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=dict, max_length=32, description="Up to 32 string labels."
+    )
 
 
 class PaymentDetails(Body):
     """How a purchase was paid; sealed with AES-256-GCM at rest, never returned in full."""
 
-    provider: str = Field(
-        min_length=1, max_length=64, pattern=TEXT, description="Payment provider, e.g. stripe."
-    )
+    provider: str = Field(min_length=1, max_length=64, description="Payment provider, e.g. stripe.")
     reference: str = Field(
-        min_length=1,
-        max_length=200,
-        pattern=TEXT,
-        description="The provider's payment reference.",
+        min_length=1, max_length=200, description="The provider's payment reference."
     )
     card_last4: str | None = Field(
         default=None, pattern=r"^[0-9]{4}$", description="Last four digits of the card, if any."
@@ -85,7 +85,6 @@ class PaymentDetails(Body):
         default=None,
         min_length=1,
         max_length=512,
-        pattern=TEXT,
         description="Provider card token: stored sealed, never returned or logged.",
     )
 
@@ -131,12 +130,9 @@ class ReserveRequest(Body):
 
     account_id: AccountField
     amount: Amount
-    ttl_seconds: float = Field(gt=0, description="Seconds until the hold is released by itself.")
+    ttl_seconds: TtlSeconds
     reason: str = Field(
-        default="reservation",
-        max_length=200,
-        pattern=TEXT,
-        description="Why (reported when committed).",
+        default="reservation", max_length=200, description="Why (reported when committed)."
     )
     tenant: TenantField = None
 
@@ -144,9 +140,7 @@ class ReserveRequest(Body):
 class CommitRequest(Body):
     """POST /credits/commit: post all (no amount) or part of a hold; the rest is released."""
 
-    reservation_id: str = Field(
-        min_length=1, max_length=64, pattern=TEXT, description="From /credits/reserve."
-    )
+    reservation_id: str = Field(min_length=1, max_length=64, description="From /credits/reserve.")
     amount: Amount | None = Field(default=None, description="Part to commit (default: all).")
     tenant: TenantField = None
 
@@ -154,9 +148,7 @@ class CommitRequest(Body):
 class CancelRequest(Body):
     """POST /credits/cancel: release a hold."""
 
-    reservation_id: str = Field(
-        min_length=1, max_length=64, pattern=TEXT, description="From /credits/reserve."
-    )
+    reservation_id: str = Field(min_length=1, max_length=64, description="From /credits/reserve.")
     tenant: TenantField = None
 
 
@@ -168,7 +160,7 @@ class ThresholdRequest(Body):
     webhook_url: str | None = Field(
         default=None,
         max_length=2048,
-        pattern=r"^https?://[^\s\x00-\x1f\x7f]+$",
+        pattern=r"^https?://[^\s]+$",
         description="Where alerts are POSTed, signed with HMAC-SHA256 (ShieldX-Signature).",
     )
     tenant: TenantField = None
@@ -215,17 +207,15 @@ class BatchReserve(_BatchOp):
     op: Literal["reserve"] = Field(description="reserve")
     account_id: AccountField
     amount: Amount
-    ttl_seconds: float = Field(gt=0, description="Seconds until the hold expires.")
-    reason: str = Field(default="reservation", max_length=200, pattern=TEXT, description="Why.")
+    ttl_seconds: TtlSeconds
+    reason: str = Field(default="reservation", max_length=200, description="Why.")
 
 
 class BatchCommit(_BatchOp):
     """A commit of an existing hold inside a batch."""
 
     op: Literal["commit"] = Field(description="commit")
-    reservation_id: str = Field(
-        min_length=1, max_length=64, pattern=TEXT, description="An existing hold."
-    )
+    reservation_id: str = Field(min_length=1, max_length=64, description="An existing hold.")
     amount: Amount | None = Field(default=None, description="Part to commit (default: all).")
 
 
@@ -233,9 +223,7 @@ class BatchCancel(_BatchOp):
     """A cancel of an existing hold inside a batch."""
 
     op: Literal["cancel"] = Field(description="cancel")
-    reservation_id: str = Field(
-        min_length=1, max_length=64, pattern=TEXT, description="An existing hold."
-    )
+    reservation_id: str = Field(min_length=1, max_length=64, description="An existing hold.")
 
 
 BatchOperation = Annotated[

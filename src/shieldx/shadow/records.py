@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypedDict, TypeVar
+from typing import Final, TypedDict
 
-from shieldx.platform.parsing import parse_int
 from shieldx.shadow.cel_runtime import parse_ip
 from shieldx.shadow.cel_types import INT, INT64_MAX, STRING, CelEvalError, Variable, map_of
 
@@ -121,7 +120,7 @@ def normalize_record(
         path, query = path.split("?", 1)
     user_agent = _text(raw, "user_agent", limits.user_agent, headers.get("user-agent", ""))
     content_length = headers.get("content-length", "")
-    default_size = _ascii_int(content_length, 0)
+    default_size = min(_ascii_int(content_length) or 0, INT64_MAX)
     return RequestRecord(
         method=_text(raw, "method", limits.method, "GET"),
         path=path,
@@ -147,25 +146,22 @@ def _text(raw: Mapping[str, object], name: str, limit: int, default: str) -> str
     return value
 
 
-T = TypeVar("T")
-
-
-def _ascii_int(text: str, default: T) -> int | T:
-    """TEXT as a non-negative ASCII integer, else DEFAULT ("²" and "٣" are not numbers)."""
-    try:
-        return parse_int(text, minimum=0)
-    except ValueError:
-        return default
-
-
 def _count(raw: Mapping[str, object], name: str, default: int) -> int:
     value = raw.get(name, default)
     if isinstance(value, str) and name == "asn":
-        value = value.upper().removeprefix("AS")
-        value = _ascii_int(value, value)
+        number = _ascii_int(value.upper().removeprefix("AS"))
+        value = value if number is None else number
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
         raise RecordError(f"{name} must be a non-negative integer (got {value!r})")
     return value
+
+
+def _ascii_int(text: str) -> int | None:
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() then refuses or
+    # reads as another number; and int() refuses strings over 4,300 digits.
+    if 0 < len(text) <= 20 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def _headers(value: object, limits: RecordLimits) -> dict[str, str]:
