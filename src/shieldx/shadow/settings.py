@@ -9,7 +9,8 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from shieldx.platform.settings_types import Duration, Port, Section
+from shieldx.platform.settings_types import Port, Section
+from shieldx.shadow.timeutil import Duration
 
 _RECORD_FIELDS = ("method", "path", "query", "ip", "country", "asn", "user_agent", "tenant")
 
