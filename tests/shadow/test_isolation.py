@@ -3,9 +3,23 @@ expensive evaluations that run off the event loop (issue 10)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
+import httpx
 import pytest
+
+from shieldx.shadow.bench_isolation import (
+    TENANT,
+    worst_case_up,
+    worst_record,
+    worst_rule,
+    worst_rules,
+)
+from shieldx.shadow.domain import RuleSet
+from shieldx.shadow.settings import ShadowSettings
 
 from .conftest import Shadow, rule
 
@@ -37,3 +51,104 @@ def test_a_deploy_duration_out_of_range_is_a_problem_naming_the_range(
         if raw != "NaN":  # NaN is not JSON: refused by the parser before any field is read
             assert "between 0s and 3650d" in response.text, response.text
     assert shadow.ok("GET", "/shadow/deployments") == []  # nothing changed
+
+
+def _worst_body(name: str, count: int, start: int = 0) -> dict[str, Any]:
+    rules = [worst_rule(i) for i in range(start, start + count)]
+    return {
+        "name": name,
+        "rules": [{"id": r.id, "expression": r.expression, "action": "block"} for r in rules],
+    }
+
+
+def _counted(shadow: Shadow, test_id: str) -> int:
+    variants = shadow.ok("GET", f"/shadow/results/{test_id}")["variants"]
+    return int(variants["control"]["n"] + variants["candidate"]["n"])
+
+
+def test_a_rule_set_over_its_cost_budget_is_refused_naming_the_budget(
+    shadow_server: Callable[..., Shadow],
+) -> None:
+    shadow = shadow_server()
+    fits = len(worst_rules(ShadowSettings().max_ruleset_cost))
+    refused = shadow.call("POST", "/shadow/rulesets", json=_worst_body("heavy", fits + 1))
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["budget"] == 2_000_000 and problem["cost"] > problem["budget"]
+    assert "shadow.max_ruleset_cost" in problem["detail"]
+    assert "worst-0" in problem["detail"]  # the costliest rules are named
+    assert shadow.call("GET", "/shadow/rulesets/heavy").status_code == 404  # nothing stored
+    assert shadow.ruleset(_worst_body("heavy", fits)) == "heavy@1"  # the budget itself is fine
+
+
+def test_a_traffic_batch_over_its_budget_is_refused_and_one_within_runs_in_the_pool(
+    shadow_server: Callable[..., Shadow],
+) -> None:
+    shadow = shadow_server()
+    fits = len(worst_rules(ShadowSettings().max_ruleset_cost))
+    control = shadow.ruleset(_worst_body("control", fits))
+    candidate = shadow.ruleset(_worst_body("candidate", fits, start=1000))
+    test = shadow.ok(
+        "POST", "/shadow/evaluate", json={"name": "t", "control": control, "candidate": candidate}
+    )
+    per_record = 2 * fits * RuleSet.compile("p", 1, [worst_rule(0)]).cost
+    allowed = ShadowSettings().max_batch_cost // per_record
+    batch = [{"path": "/", "ip": "10.0.0.1"}] * (allowed + 1)
+    refused = shadow.call("POST", "/shadow/traffic", json=batch)
+    assert refused.status_code == 413, refused.text
+    problem = refused.json()
+    assert problem["max_records"] == allowed and "shadow.max_batch_cost" in problem["detail"]
+    assert _counted(shadow, test["test_id"]) == 0
+
+    record = worst_record()
+    accepted = shadow.ok("POST", "/shadow/traffic", json=[record, record, record])
+    assert accepted == {"accepted": 3, "labelled": 0, "tests": [test["test_id"]]}
+    assert shadow.service.pool.started  # the batch was over inline_cost: worker processes
+    assert _counted(shadow, test["test_id"]) == 3
+    checked = shadow.ok("POST", f"/shadow/rulesets/{control}/check", json=record)
+    assert (checked["action"], checked["matched_rules"]) == ("allow", [])
+
+
+def test_a_decide_past_its_deadline_is_a_503_and_the_next_one_is_served(
+    shadow_server: Callable[..., Shadow],
+) -> None:
+    shadow = shadow_server(shadow={"evaluation_timeout": "1ms"})
+    fits = len(worst_rules(ShadowSettings().max_ruleset_cost))
+    ref = shadow.ruleset(_worst_body("worst", fits))
+    shadow.ok("POST", "/shadow/deploy", json={"ruleset": ref, "strategy": "immediate"})
+    late = shadow.call("POST", "/shadow/decide", json=worst_record())
+    assert late.status_code == 503, late.text
+    assert "shadow.evaluation_timeout" in late.json()["detail"]
+    assert late.headers["retry-after"] == "1"
+    shadow.service.pool.timeout = 60.0
+    served = shadow.ok("POST", "/shadow/decide", json=worst_record())
+    assert served["action"] == "allow" and served["ruleset"] == "worst"
+
+
+def test_a_worst_case_decide_does_not_stall_credits_health_under_shieldx_up() -> None:
+    # 500 worst rules (a raised budget): one decide is about a second of CPU in a worker.
+    env = {"SHIELDX_SHADOW_EVALUATION_TIMEOUT": "120s"}
+    with worst_case_up(env=env, budget=500 * 50_498) as up, httpx.Client(timeout=60) as client:
+        decide_url = f"{up.urls['shadow']}/shadow/decide?tenant={TENANT}"
+        record = worst_record()
+        warm = client.post(decide_url, json=record, headers=up.headers)  # workers compile it
+        assert warm.status_code == 200, warm.text
+        outcome: dict[str, httpx.Response] = {}
+        thread = threading.Thread(
+            target=lambda: outcome.setdefault(
+                "decide", client.post(decide_url, json=record, headers=up.headers)
+            )
+        )
+        thread.start()
+        latencies: list[float] = []
+        while thread.is_alive():
+            started = time.perf_counter()
+            health = client.get(up.urls["credits"] + "/health")
+            if thread.is_alive():  # answered while the decide is still in flight
+                latencies.append(time.perf_counter() - started)
+            assert health.status_code == 200
+        thread.join()
+    assert outcome["decide"].status_code == 200 and outcome["decide"].json()["action"] == "allow"
+    assert len(latencies) >= 3, latencies
+    # Inline, one decide holds the shared loop for its whole second: /health waits as long.
+    assert max(latencies) < 0.5, latencies
