@@ -210,13 +210,26 @@ class ShadowService:
         labelled = sum(1 for item in items if item.label is not None)
         return {"accepted": len(items), "labelled": labelled, "tests": [e.id for e in experiments]}
 
-    async def decide(
+    def decide(
         self, tenant: str, record: RequestRecord, *, label: Label | None, gateway: str | None
     ) -> dict[str, Any]:
-        """The enforcement point; 404 when nothing is deployed for the tenant.
+        """The enforcement point, evaluated here whatever the cost; 404 when nothing is deployed.
+
+        For in-process callers; the HTTP route uses decide_request, which keeps costly
+        evaluations off the event loop.
+        """
+        try:
+            return self.enforcer.decide(tenant, record, label=label, gateway=gateway)
+        except NoRoute:
+            raise _nothing_deployed(tenant) from None
+
+    async def decide_request(
+        self, tenant: str, record: RequestRecord, *, label: Label | None, gateway: str | None
+    ) -> dict[str, Any]:
+        """/shadow/decide: like decide, with costly evaluations in the evaluation pool.
 
         An affordable decision (cost bound at most shadow.inline_cost) runs right here; a
-        costlier one in the evaluation pool, 503 when that misses shadow.evaluation_timeout.
+        costlier one in a worker process, 503 when that misses shadow.evaluation_timeout.
         """
         snapshot = self.enforcer.snapshot
         try:
@@ -231,12 +244,7 @@ class ShadowService:
                 tenant, record, label=label, gateway=gateway, snapshot=snapshot, known=known
             )
         except NoRoute:
-            raise Problem(
-                404,
-                f"no rule set is deployed for tenant {tenant!r}; deploy one with "
-                "POST /shadow/deploy (strategy 'immediate' for the first)",
-                type="nothing-deployed",
-            ) from None
+            raise _nothing_deployed(tenant) from None
         except EvaluationUnavailable as exc:
             raise Problem(
                 503, str(exc), type="evaluation-unavailable", headers={"Retry-After": "1"}
@@ -363,3 +371,12 @@ class ShadowService:
         """Resolve a flag, after making sure a kill switch set anywhere is seen."""
         await self.flags.ensure_fresh()
         return self.flags.evaluate(tenant, key, context)
+
+
+def _nothing_deployed(tenant: str) -> Problem:
+    return Problem(
+        404,
+        f"no rule set is deployed for tenant {tenant!r}; deploy one with "
+        "POST /shadow/deploy (strategy 'immediate' for the first)",
+        type="nothing-deployed",
+    )
