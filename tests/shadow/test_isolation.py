@@ -152,3 +152,22 @@ def test_a_worst_case_decide_does_not_stall_credits_health_under_shieldx_up() ->
     assert len(latencies) >= 3, latencies
     # Inline, one decide holds the shared loop for its whole second: /health waits as long.
     assert max(latencies) < 0.5, latencies
+
+
+def test_a_flag_whose_targeting_costs_more_than_inline_evaluation_allows_is_refused(
+    shadow_server: Callable[..., Shadow],
+) -> None:
+    shadow = shadow_server()
+    targeting = {"expression": 'context.tags.exists(t, t.matches("^a.*b$"))', "variant": "on"}
+    body = {
+        "key": "heavy",
+        "variants": {"on": True, "off": False},
+        "default_variant": "off",
+        "targeting": [targeting] * 25,
+    }
+    refused = shadow.call("POST", "/shadow/flags", json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["budget"] == 100_000 and "shadow.inline_cost" in refused.text
+    assert shadow.call("GET", "/shadow/flags/heavy").status_code == 404
+    body["targeting"] = [targeting] * 24
+    assert shadow.call("POST", "/shadow/flags", json=body).status_code == 201

@@ -100,6 +100,7 @@ class ShadowService:
             clock=clock,
             probe=version_probe(db),
             max_staleness=shadow.flag_max_staleness.total_seconds(),
+            max_cost=shadow.inline_cost,
         )
         self.flusher = CounterFlusher(
             db=db,
