@@ -19,6 +19,7 @@ from shieldx.shadow.bench_isolation import (
     worst_rules,
 )
 from shieldx.shadow.domain import RuleSet
+from shieldx.shadow.records import RecordLimits
 from shieldx.shadow.settings import ShadowSettings
 
 from .conftest import Shadow, rule
@@ -171,3 +172,10 @@ def test_a_flag_whose_targeting_costs_more_than_inline_evaluation_allows_is_refu
     assert shadow.call("GET", "/shadow/flags/heavy").status_code == 404
     body["targeting"] = [targeting] * 24
     assert shadow.call("POST", "/shadow/flags", json=body).status_code == 201
+
+
+def test_the_cost_of_a_loop_over_headers_counts_every_header_the_record_limits_allow() -> None:
+    limits = RecordLimits()
+    cost = RuleSet.compile("p", 1, [worst_rule(0)]).cost
+    # 64 headers x 3 x a scan of 4,096 characters (16 per unit): the bound a record can reach.
+    assert cost >= limits.header_count * 3 * (limits.header_value // 16)
