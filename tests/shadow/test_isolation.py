@@ -179,3 +179,31 @@ def test_the_cost_of_a_loop_over_headers_counts_every_header_the_record_limits_a
     cost = RuleSet.compile("p", 1, [worst_rule(0)]).cost
     # 64 headers x 3 x a scan of 4,096 characters (16 per unit): the bound a record can reach.
     assert cost >= limits.header_count * 3 * (limits.header_value // 16)
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [
+        ("asn", '"AS\u00b2"'),  # "²": str.isdigit() says yes, int() raises
+        ("asn", '"\u0663"'),  # "٣": int() would read it as 3
+        ("asn", '"AS' + "9" * 30 + '"'),
+        ("asn", str(2**64)),
+        ("body_size", "1e300"),
+        ("body_size", str(2**63)),
+    ],
+)
+def test_a_record_number_that_is_not_ascii_or_out_of_range_is_a_422(
+    shadow_server: Callable[..., Shadow], field: str, raw: str
+) -> None:
+    shadow = shadow_server()
+    ref = shadow.ruleset({"name": "waf", "rules": [rule("a", "asn == 3")]})
+    shadow.ok("POST", "/shadow/deploy", json={"ruleset": ref, "strategy": "immediate"})
+    body = f'{{"ip": "10.0.0.1", "{field}": {raw}}}'
+    refused = shadow.call(
+        "POST", "/shadow/decide", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert refused.status_code == 422, refused.text
+    assert f"{field} must be a non-negative integer" in refused.json()["detail"]
+    # A Content-Length header that is not ASCII digits counts as no size, never as a 500.
+    odd = shadow.ok("POST", "/shadow/decide", json={"headers": {"content-length": "\u00b2"}})
+    assert odd["action"] == "allow"
