@@ -95,6 +95,12 @@ def _ruleset(spec: RuleSetSpec) -> RuleSet:
     return ruleset
 
 
+def warm_in_worker(specs: Sequence[RuleSetSpec]) -> None:
+    """Worker: compile rule sets ahead of their first evaluation."""
+    for spec in specs:
+        _ruleset(spec)
+
+
 def decide_in_worker(specs: Sequence[RuleSetSpec], record: RequestRecord) -> list[Decision]:
     """Worker: each rule set's decision on RECORD."""
     return [_ruleset(spec).decide(record) for spec in specs]
@@ -152,6 +158,7 @@ class EvaluationPool:
         self._executor: ProcessPoolExecutor | None = None
         self._start_lock = threading.Lock()
         self._specs: dict[int, tuple[RuleSet, RuleSetSpec]] = {}
+        self._warmed: set[str] = set()
         # Created on first use, on the loop that serves the shadow routes.
         self._slots: asyncio.Semaphore | None = None
         self._traffic_slots: asyncio.Semaphore | None = None
@@ -181,8 +188,26 @@ class EvaluationPool:
         """Blocking: stop the workers (queued evaluations are cancelled)."""
         with self._start_lock:
             executor, self._executor = self._executor, None
+            self._warmed.clear()
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+    def warm(self, rulesets: Sequence[RuleSet]) -> None:
+        """Have the workers compile RULESETS now, not on the first request's deadline.
+
+        One task per worker, not awaited: each takes as long as the compilation, so the
+        tasks spread over the idle workers (likely, not certain: a worker that misses one
+        compiles on first use, as it would anyway).
+        """
+        specs = [spec for spec in map(self.spec, rulesets) if spec.key not in self._warmed]
+        executor = self._executor
+        if not specs or executor is None:
+            return
+        self._warmed.update(spec.key for spec in specs)
+        if len(self._warmed) > 4096:
+            self._warmed = {spec.key for spec in specs}
+        for _ in range(self.workers):
+            executor.submit(warm_in_worker, specs)
 
     def spec(self, ruleset: RuleSet) -> RuleSetSpec:
         """The worker's view of RULESET (pickled and digested once per compiled rule set)."""
@@ -284,4 +309,5 @@ class EvaluationPool:
             if self._executor is not broken:
                 return
             self._executor = None
+            self._warmed.clear()
         await anyio.to_thread.run_sync(lambda: broken.shutdown(wait=False, cancel_futures=True))

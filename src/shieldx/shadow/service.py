@@ -156,9 +156,17 @@ class ShadowService:
             load_routing, self.db, self.catalog, self.experiment_store
         )
         self.enforcer.install(snapshot)
-        if not self.pool.started and any(c > self.inline_cost for c in snapshot.costs.values()):
-            # Start the workers now rather than on the first expensive request's clock.
-            await anyio.to_thread.run_sync(self.pool.start)
+        heavy = [
+            ruleset
+            for tenant, cost in snapshot.costs.items()
+            if cost > self.inline_cost
+            for ruleset in tenant_rulesets(snapshot, tenant)
+        ]
+        if heavy:
+            # Start the workers and compile there now, not on the first request's deadline.
+            if not self.pool.started:
+                await anyio.to_thread.run_sync(self.pool.start)
+            self.pool.warm(heavy)
 
     async def refresh_routing(self) -> None:
         """Reload the routing snapshot if another process changed it (the cheap check first)."""
