@@ -3,6 +3,8 @@ expensive evaluations that run off the event loop (issue 10)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -207,3 +209,25 @@ def test_a_record_number_that_is_not_ascii_or_out_of_range_is_a_422(
     # A Content-Length header that is not ASCII digits counts as no size, never as a 500.
     odd = shadow.ok("POST", "/shadow/decide", json={"headers": {"content-length": "\u00b2"}})
     assert odd["action"] == "allow"
+
+
+def test_a_killed_evaluation_worker_costs_at_most_a_503_and_the_pool_comes_back(
+    shadow_server: Callable[..., Shadow],
+) -> None:
+    shadow = shadow_server(shadow={"evaluation_timeout": "60s"})
+    fits = len(worst_rules(ShadowSettings().max_ruleset_cost))
+    ref = shadow.ruleset(_worst_body("worst", fits))
+    shadow.ok("POST", "/shadow/deploy", json={"ruleset": ref, "strategy": "immediate"})
+    assert shadow.ok("POST", "/shadow/decide", json=worst_record())["action"] == "allow"
+    pids = shadow.service.pool.worker_pids()
+    assert len(pids) == 2
+    os.kill(pids[0], signal.SIGKILL)
+    statuses = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        response = shadow.call("POST", "/shadow/decide", json=worst_record())
+        statuses.append(response.status_code)
+        if response.status_code == 200 and shadow.service.pool.worker_pids() != pids:
+            break
+    assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
+    assert pids[0] not in shadow.service.pool.worker_pids()

@@ -168,6 +168,12 @@ class EvaluationPool:
         """True once the worker processes run."""
         return self._executor is not None
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids (none before start)."""
+        executor = self._executor
+        processes = getattr(executor, "_processes", None) or {}
+        return sorted(processes)
+
     def start(self) -> None:
         """Blocking (call it in a thread): start the workers and wait until each answers."""
         with self._start_lock:
