@@ -129,14 +129,15 @@ def test_a_decide_past_its_deadline_is_a_503_and_the_next_one_is_served(
 
 
 def test_a_worst_case_decide_does_not_stall_credits_health_under_shieldx_up() -> None:
-    # 500 worst rules (a raised budget): one decide is about a second of CPU in a worker.
+    # 1,000 worst rules (a raised budget): one decide is most of a second of CPU.
     env = {"SHIELDX_SHADOW_EVALUATION_TIMEOUT": "120s"}
-    with worst_case_up(env=env, budget=500 * 50_498) as up, httpx.Client(timeout=60) as client:
+    with worst_case_up(env=env, budget=1000 * 50_498) as up, httpx.Client(timeout=60) as client:
         decide_url = f"{up.urls['shadow']}/shadow/decide?tenant={TENANT}"
         record = worst_record()
         warm = client.post(decide_url, json=record, headers=up.headers)  # workers compile it
         assert warm.status_code == 200, warm.text
         outcome: dict[str, httpx.Response] = {}
+        began = time.perf_counter()
         thread = threading.Thread(
             target=lambda: outcome.setdefault(
                 "decide", client.post(decide_url, json=record, headers=up.headers)
@@ -144,17 +145,20 @@ def test_a_worst_case_decide_does_not_stall_credits_health_under_shieldx_up() ->
         )
         thread.start()
         latencies: list[float] = []
-        while thread.is_alive():
+        answered_in_flight = 0
+        while thread.is_alive():  # back to back: some /health is sent while the decide runs
             started = time.perf_counter()
             health = client.get(up.urls["credits"] + "/health")
-            if thread.is_alive():  # answered while the decide is still in flight
-                latencies.append(time.perf_counter() - started)
+            latencies.append(time.perf_counter() - started)
+            answered_in_flight += thread.is_alive()
             assert health.status_code == 200
         thread.join()
+        decide_seconds = time.perf_counter() - began
     assert outcome["decide"].status_code == 200 and outcome["decide"].json()["action"] == "allow"
-    assert len(latencies) >= 3, latencies
-    # Inline, one decide holds the shared loop for its whole second: /health waits as long.
-    assert max(latencies) < 0.5, latencies
+    assert answered_in_flight >= 3, latencies
+    # Inline (shadow.inline_cost raised), the decide holds the shared loop for nearly all of
+    # its time and the /health sent meanwhile waits as long: checked to fail that way.
+    assert max(latencies) < decide_seconds / 3, (decide_seconds, latencies)
 
 
 def test_a_flag_whose_targeting_costs_more_than_inline_evaluation_allows_is_refused(
