@@ -45,8 +45,8 @@ class ShadowSettings(Section):
     blast_radius_exact_clients: int = Field(10_000, ge=100, le=1_000_000)
     decision_threshold: float = Field(0.95, gt=0.5, lt=1.0)
     # Cost budgets, in the static cost units of docs/shadow.md (one unit is about one closure
-    # call, 15-40 ns measured). A rule set's cost is the sum of its rules' bounds; loops over headers are
-    # bounded by the record limits (64 headers of 4096 characters).
+    # call, 15-40 ns measured). A rule set's cost is the sum of its rules' bounds; loops over
+    # headers are bounded by the record limits (64 headers of 4096 characters).
     max_ruleset_cost: int = Field(2_000_000, ge=10_000, le=1_000_000_000)
     # A /shadow/traffic batch: records x the cost of every rule set its running tests evaluate.
     max_batch_cost: int = Field(1_000_000_000, ge=10_000, le=1_000_000_000_000)
