@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,3 +128,110 @@ def test_serve_rejects_unknown_service(tmp_path: Path) -> None:
     result = shieldx("serve", "billing", data_dir=tmp_path)
     assert result.returncode == 2
     assert "unknown service 'billing'" in result.stderr
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    import typer.main
+
+    from shieldx.cli import app
+
+    def walk(command: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, (*path, name))
+
+    return list(walk(typer.main.get_command(app), ()))
+
+
+def _help_texts(path: tuple[str, ...]) -> list[str]:
+    """The command's own help and each option's help, as declared in the code."""
+    import typer.main
+
+    from shieldx.cli import app
+
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    texts = [command.help or ""]
+    texts += [getattr(p, "help", None) or "" for p in command.params]
+    return [t for t in texts if t]
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "shieldx")
+def test_every_help_works_and_shows_its_text_whole(path: tuple[str, ...]) -> None:
+    from typer.testing import CliRunner
+
+    from shieldx.cli import app
+
+    result = CliRunner().invoke(app, [*path, "--help"], prog_name="shieldx")
+    assert result.exit_code == 0, result.output
+    shown = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
+    # Rich markup once swallowed "[env SHIELDX_CONFIG]", leaving "YAML config file ."
+    assert not re.search(r"\s[.,;:](\s|$)", shown), shown
+    for text in _help_texts(path):
+        for word in text.split():
+            assert word in shown, f"{' '.join(path)} --help lost {word!r} of {text!r}"
+
+
+def test_config_check_warns_that_a_key_has_no_effect(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("chaos:\n  enabled: true\nserver:\n  host: 0.0.0.0\n")
+    result = shieldx("config", "check", str(config), data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stdout.splitlines() if "no effect" in line]
+    assert warned == [
+        "warning: chaos.enabled: has no effect yet (fault injection is not built yet); "
+        "it is ignored"
+    ]
+    clean = shieldx("config", "check", "/dev/null", data_dir=tmp_path)
+    assert clean.returncode == 0 and "no effect" not in clean.stdout + clean.stderr
+
+
+def test_first_start_on_a_terminal_prints_a_short_banner_and_logs_to_a_file(
+    tmp_path: Path,
+) -> None:
+    import pty
+    import signal
+
+    from shieldx.platform.loadgen import free_port, read_banner
+
+    data_dir = tmp_path / "data"
+    ports = [f"--{name}-port={free_port()}" for name in ("credits", "shadow", "camouflage")]
+    master, slave = pty.openpty()  # stderr is a terminal, as under `make up`
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHIELDX_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shieldx", "up", *ports, f"--locator-port={free_port()}"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+        env={**clean, "SHIELDX_DATA_DIR": str(data_dir)},
+    )
+    os.close(slave)
+    try:
+        banner = read_banner(proc, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child's side is closed and everything was read
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    assert len(banner) <= 12, banner
+    key_line = banner.index("Admin API key (shown once; store it now):")
+    assert banner[key_line + 1].strip().startswith("shx_")
+    assert any("shieldx keys create" in line for line in banner)
+    log = data_dir / "shieldx.log"
+    assert f"Logs: {log}" in banner
+    assert terminal.decode(errors="replace").strip() == ""  # the logs went to the file
+    logged = log.read_text()
+    assert '"event":"server.started"' in logged and "Running upgrade" in logged
+    assert banner[key_line + 1].strip() not in logged

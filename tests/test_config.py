@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from shieldx.config import (
+    NO_EFFECT_YET,
     ConfigError,
     Settings,
+    _leaf_paths,
     env_names,
+    ineffective_settings,
     load_settings,
     masked,
+    no_effect_reason,
+    reference_markdown,
 )
 from shieldx.platform.settings_types import format_duration, parse_duration
 
@@ -165,3 +171,67 @@ def test_durations(text: object, seconds: float) -> None:
 def test_duration_round_trips_through_its_format() -> None:
     for text in ("500ms", "30s", "5m", "1h", "2d", "90s"):
         assert format_duration(parse_duration(text)) in {text, "1m30s", "90s"}
+
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "shieldx"
+# Where settings are declared (not read): a field name appearing here proves nothing.
+DECLARATIONS = {"config.py", "settings.py", "settings_types.py"}
+
+
+def _attributes_read_in_src() -> set[str]:
+    names: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        if path.name in DECLARATIONS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute):
+                names.add(node.attr)
+    return names
+
+
+def test_every_key_is_read_somewhere_or_marked_as_having_no_effect() -> None:
+    read = _attributes_read_in_src()
+    unread = [
+        ".".join(path)
+        for path in _leaf_paths(Settings)
+        if not all(part in read for part in path) and no_effect_reason(path) is None
+    ]
+    assert unread == [], (
+        f"no code reads {unread}: make them do what they say, or add them to "
+        "shieldx.config.NO_EFFECT_YET (and the docs mark them)"
+    )
+
+
+def test_the_no_effect_list_names_only_real_keys_that_nothing_reads() -> None:
+    read = _attributes_read_in_src()
+    paths = {".".join(p) for p in _leaf_paths(Settings)}
+    for entry in NO_EFFECT_YET:
+        under = [p for p in paths if p == entry or p.startswith(entry + ".")]
+        assert under, f"NO_EFFECT_YET names {entry!r}, which is not a settings key"
+        # A key that some code reads has an effect: take it off the list.
+        leaf_read = [p for p in under if p.split(".")[-1] in read and entry.split(".")[0] in read]
+        assert leaf_read == [], f"{leaf_read} are read now; remove {entry!r} from NO_EFFECT_YET"
+
+
+def test_ineffective_settings_warns_for_keys_set_in_file_or_environment(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("chaos:\n  enabled: true\nserver:\n  host: 0.0.0.0\n")
+    warnings = ineffective_settings(path, {"SHIELDX_EVENT_SOURCING_WORKER_COUNT": "3"})
+    assert [w.split(":")[0] for w in warnings] == ["chaos.enabled", "event_sourcing.worker_count"]
+    assert all("has no effect yet" in w for w in warnings)
+    assert ineffective_settings(None, {}) == []
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert ineffective_settings(empty, {}) == []
+
+
+def test_the_docs_mark_exactly_the_keys_with_no_effect() -> None:
+    doc = (SRC.parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = doc[doc.index("| key | type | default | environment variable |") :]
+    assert reference_markdown().strip() in table, (
+        "docs/configuration.md's key table differs from `shieldx config reference`: "
+        "paste that command's output into the table"
+    )
+    for path in _leaf_paths(Settings):
+        marked = f"`{'.'.join(path)}` (no effect yet)" in table
+        assert marked == (no_effect_reason(path) is not None), ".".join(path)

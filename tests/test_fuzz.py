@@ -10,7 +10,6 @@ A request that is refused (4xx) must also leave the database exactly as it was.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-import sqlalchemy as sa
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
@@ -32,6 +30,7 @@ from shieldx.platform.roles import Role
 from shieldx.services import SERVICES
 from shieldx.testing.fixtures import settings_for_test
 from shieldx.testing.live import LiveServer
+from shieldx.testing.state import fingerprint
 
 SEED = 20_261_127
 MAX_EXAMPLES = 12
@@ -85,19 +84,6 @@ TARGETS = [
         },
     ),
 ]
-
-
-def fingerprint(db: Database, skip: frozenset[str] = frozenset()) -> dict[str, str]:
-    """A digest of every table's rows (the schema version and SKIP aside)."""
-    digests = {}
-    with db.read() as conn:
-        for table in sa.inspect(conn).get_table_names():
-            if table == "alembic_version" or table in skip:
-                continue
-            rows = conn.execute(sa.text(f'SELECT * FROM "{table}"')).all()
-            text = "\n".join(sorted(repr(tuple(row)) for row in rows))
-            digests[table] = hashlib.sha256(text.encode()).hexdigest()
-    return digests
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -11,10 +12,18 @@ import orjson
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from shieldx import __version__
-from shieldx.config import ConfigError, Settings, load_settings, masked, reference_markdown
+from shieldx.config import (
+    ConfigError,
+    Settings,
+    ineffective_settings,
+    load_settings,
+    masked,
+    reference_markdown,
+)
 from shieldx.platform.roles import Role
 
 if TYPE_CHECKING:
@@ -26,12 +35,16 @@ if TYPE_CHECKING:
 # FastAPI, SQLAlchemy and Alembic are imported inside the commands that need them,
 # so that `shieldx --help` and `shieldx version` answer at once.
 SERVICE_NAMES = ("credits", "shadow", "camouflage", "locator")
+LOG_FILE_NAME = "shieldx.log"
 
 app = typer.Typer(
     help="ShieldX: credit ledger, shadow rules, deception and tokens in one self-hosted platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help, not Rich markup: markup would swallow "[env SHIELDX_CONFIG]" and the like,
+    # leaving "YAML config file ." Sub-apps (db, keys, services' groups) inherit this mode.
+    rich_markup_mode="markdown",
 )
 db_app = typer.Typer(
     help="Database migrations (Alembic) on the configured database.", no_args_is_help=True
@@ -110,6 +123,11 @@ def open_context(config: Path | None, data_dir: Path | None) -> PlatformContext:
     return ctx
 
 
+def _warn_ineffective(config: Path | None) -> None:
+    for warning in ineffective_settings(config, os.environ):
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
 def _server_overrides(host: str | None, ports: dict[str, int | None]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if host is not None:
@@ -124,10 +142,13 @@ def _start(settings: Settings, services: list[str]) -> None:
     from shieldx.platform.app import create_app
     from shieldx.platform.bootstrap import BootstrapError, prepare
     from shieldx.platform.logging import configure_logging
-    from shieldx.platform.server import Listener, ServeError, run, serve
+    from shieldx.platform.server import ConnectionGuard, Listener, ServeError, run, serve
     from shieldx.services import SERVICES
 
-    configure_logging(settings.logging)
+    # On a terminal the banner is what a person reads; the log goes to a file beside the data.
+    # Elsewhere (a service manager, a container, CI) it stays on stderr, as they expect.
+    log_file = settings.data_dir / LOG_FILE_NAME if sys.stderr.isatty() else None
+    configure_logging(settings.logging, log_file)
     try:
         prepared = prepare(settings, os.environ)
     except BootstrapError as exc:
@@ -147,7 +168,8 @@ def _start(settings: Settings, services: list[str]) -> None:
                 listeners,
                 shutdown_timeout=settings.server.shutdown_timeout.total_seconds(),
                 keepalive_timeout=settings.server.keepalive_timeout.total_seconds(),
-                on_ready=lambda bound: _banner(settings, prepared, bound),
+                guard=ConnectionGuard.from_settings(settings.server),
+                on_ready=lambda bound: _banner(settings, prepared, bound, log_file),
             )
         )
     except ServeError as exc:
@@ -156,7 +178,9 @@ def _start(settings: Settings, services: list[str]) -> None:
         prepared.ctx.close()
 
 
-def _banner(settings: Settings, prepared: Prepared, bound: list[Listener]) -> None:
+def _banner(
+    settings: Settings, prepared: Prepared, bound: list[Listener], log_file: Path | None
+) -> None:
     where = (
         f"SQLite ({settings.database_url.removeprefix('sqlite:///')})"
         if prepared.ctx.db.backend == "sqlite"
@@ -168,6 +192,9 @@ def _banner(settings: Settings, prepared: Prepared, bound: list[Listener]) -> No
         lines.append("Admin API key: the value of SHIELDX_BOOTSTRAP_ADMIN_KEY")
     elif prepared.admin_key is not None:
         lines += ["Admin API key (shown once; store it now):", f"  {prepared.admin_key}"]
+        lines.append("Another key: shieldx keys create --role operator --tenant NAME")
+    if log_file is not None:
+        lines.append(f"Logs: {log_file}")
     lines.append("Ready. Press Ctrl+C to stop.")
     # stdout, not the log: the key must never reach log files.
     print("\n".join(lines), flush=True)
@@ -191,6 +218,7 @@ def up(
         "locator": locator_port,
     }
     settings = settings_from(config, data_dir, _server_overrides(host, ports))
+    _warn_ineffective(config)
     _start(settings, list(SERVICE_NAMES))
 
 
@@ -206,6 +234,7 @@ def serve_one(
     if service not in SERVICE_NAMES:
         fail(f"unknown service {service!r}; choose one of: {', '.join(SERVICE_NAMES)}", code=2)
     settings = settings_from(config, data_dir, _server_overrides(host, {service: port}))
+    _warn_ineffective(config)
     _start(settings, [service])
 
 
@@ -360,8 +389,13 @@ def config_show(
 
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="The YAML file to validate.")]) -> None:
-    """Validate a config file (with the current SHIELDX_* variables); exit 2 on problems."""
+    """Validate a config file (with the current SHIELDX_* variables); exit 2 on problems.
+
+    Keys that validate but have no effect yet are listed as warnings (the exit code stays 0).
+    """
     settings_from(file)
+    for warning in ineffective_settings(file, os.environ):
+        print(f"warning: {warning}")
     out.print(f"{file}: ok")
 
 

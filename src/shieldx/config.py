@@ -29,6 +29,20 @@ ENV_PREFIX = "SHIELDX_"
 # Variables read by the CLI itself rather than mapped onto a settings key.
 NON_SETTING_ENV = frozenset({"SHIELDX_CONFIG", "SHIELDX_BOOTSTRAP_ADMIN_KEY"})
 
+# Keys (or whole sections) that validate but that no code reads yet. `config check` warns
+# when a file or the environment sets one, docs/configuration.md marks each, and
+# tests/test_config.py fails for any key that nothing reads and that is not listed here.
+# Remove an entry in the change that makes its key do what it says.
+NO_EFFECT_YET: dict[str, str] = {
+    "sharding": "the ledger is not sharded yet",
+    "chaos": "fault injection is not built yet",
+    "disaster_recovery": "replication and failover are not built yet",
+    "compliance": "compliance monitoring is not built yet",
+    "event_sourcing.retention_days": "nothing reads it yet",
+    "event_sourcing.event_bus_size": "nothing reads it yet",
+    "event_sourcing.worker_count": "nothing reads it yet",
+}
+
 
 class CorsSettings(Section):
     """Cross-origin requests: off unless origins are listed."""
@@ -51,6 +65,16 @@ class ServerSettings(Section):
     max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
     max_headers: int = Field(100, ge=8, le=1000)
     keepalive_timeout: Duration = timedelta(seconds=5)
+    # A connection whose request head is not complete this long after it began is closed.
+    header_timeout: Duration = timedelta(seconds=10)
+    # Open connections per process, all listeners together; one more is refused with a 503.
+    max_connections: int = Field(4096, ge=1, le=1_000_000)
+    # Requests without a valid API key (missing, malformed, unknown, and the public paths but
+    # the probes) are rate limited per client address: a token bucket each, the least
+    # recently seen addresses forgotten beyond anonymous_max_addresses.
+    anonymous_rate: float = Field(20.0, gt=0, le=1_000_000)
+    anonymous_burst: int = Field(200, ge=1, le=10_000_000)
+    anonymous_max_addresses: int = Field(100_000, ge=1, le=10_000_000)
     hsts: bool = False
     cors: CorsSettings = CorsSettings()
 
@@ -361,6 +385,44 @@ def load_settings(
         raise ConfigError([_describe(err) for err in exc.errors()]) from exc
 
 
+def no_effect_reason(path: tuple[str, ...]) -> str | None:
+    """Why the key at PATH has no effect yet, or None if it does what it says."""
+    for depth in range(len(path), 0, -1):
+        reason = NO_EFFECT_YET.get(".".join(path[:depth]))
+        if reason is not None:
+            return reason
+    return None
+
+
+def _set_leaves(
+    layer: Mapping[str, Any], prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[str, ...]]:
+    leaves = set(_leaf_paths(Settings))
+    for key, value in layer.items():
+        path = (*prefix, str(key))
+        if isinstance(value, Mapping) and path not in leaves:
+            yield from _set_leaves(value, path)
+        else:
+            yield path
+
+
+def ineffective_settings(
+    config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """A warning for each key the file or the environment sets that has no effect yet."""
+    env = os.environ if environ is None else environ
+    if config_file is None and env.get("SHIELDX_CONFIG"):
+        config_file = Path(env["SHIELDX_CONFIG"])
+    file_layer = read_yaml(config_file) if config_file is not None else {}
+    merged = deep_merge(file_layer, ShieldxEnvSource(Settings, env)())
+    warnings = []
+    for path in _set_leaves(merged):
+        reason = no_effect_reason(path)
+        if reason is not None:
+            warnings.append(f"{'.'.join(path)}: has no effect yet ({reason}); it is ignored")
+    return warnings
+
+
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective configuration as plain data, with secrets replaced by '***'."""
     data: dict[str, Any] = settings.model_dump(mode="json")
@@ -394,7 +456,8 @@ def reference_markdown() -> str:
         kind = _type_name(info.annotation)
         shown = json.dumps(value) if not isinstance(value, str) else value
         env = ENV_PREFIX + "_".join(path).upper()
-        rows.append(f"| `{'.'.join(path)}` | {kind} | `{shown}` | `{env}` |")
+        mark = " (no effect yet)" if no_effect_reason(path) is not None else ""
+        rows.append(f"| `{'.'.join(path)}`{mark} | {kind} | `{shown}` | `{env}` |")
     return "\n".join(rows) + "\n"
 
 

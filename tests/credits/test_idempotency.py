@@ -94,7 +94,7 @@ def test_keys_are_forgotten_after_the_retention(
 def test_a_crashed_writer_answers_unavailable_instead_of_hanging(
     ctx_on_backend: PlatformContext,
 ) -> None:
-    """Fault injection: a bug inside the writer task must not leave callers waiting forever."""
+    """Fault injection: a bug in the writer loop answers 503, never hangs, and is restarted."""
 
     async def scenario(service: CreditsService) -> list[object]:
         await service.purchase(
@@ -103,18 +103,27 @@ def test_a_crashed_writer_answers_unavailable_instead_of_hanging(
         )  # fmt: skip
         writer = service.writer
 
-        def broken(items: object) -> object:
+        def broken(items: object) -> None:
             raise RuntimeError("injected bug")
 
-        writer._apply = broken  # type: ignore[method-assign]
-        outcomes = []
-        for n in range(2):  # the one that meets the bug, and one sent after it
+        writer.fault = broken
+        outcomes: list[object] = []
+        for n in range(2):  # the one that meets the bug, and one sent while it restarts
             call = service.consume(
                 tenant="t", account_id="a", amount=1, reason="r", idem=Idempotency(f"c{n}", "h")
             )
             outcomes += await asyncio.wait_for(asyncio.gather(call, return_exceptions=True), 10)
-        return outcomes
+        writer.fault = None
+        deadline = asyncio.get_running_loop().time() + 30
+        while writer.unready() is not None:
+            assert asyncio.get_running_loop().time() < deadline, writer.unready()
+            await asyncio.sleep(0.01)
+        again = await service.consume(
+            tenant="t", account_id="a", amount=1, reason="r", idem=Idempotency("c0", "h")
+        )
+        return [*outcomes, again.status]
 
     outcomes = run_service(ctx_on_backend, scenario)
-    assert [type(o) for o in outcomes] == [WriterUnavailable, WriterUnavailable]
-    assert "stopped" in str(outcomes[1])
+    assert [type(o) for o in outcomes[:2]] == [WriterUnavailable, WriterUnavailable]
+    assert "restarting" in str(outcomes[1])
+    assert outcomes[2] == 200  # restarted without a restart of the service; retried by key

@@ -56,6 +56,13 @@ def test_issue_tenant_rules(loc: Locator) -> None:
         ({"ttl_seconds": 86401}, "ttl_seconds must be between 30 and 86400"),
         ({"claims": {"sub": "root", "plan": "x"}}, "reserved claims: sub"),
         ({"scopes": ["two words"]}, "not a valid scope token"),
+        ({"claims": {"ISS": "https://evil"}}, "reserved claims: ISS"),
+        ({"claims": {"Tenant": "globex", "Sub": "root"}}, "reserved claims: Sub, Tenant"),
+        ({"subject": "user\x00-1"}, "control characters"),
+        ({"subject": "user\n-1"}, "control characters"),
+        ({"claims": {"na\x00me": "x"}}, "control characters"),
+        ({"claims": {"plan": ["ok", "a\x00b"]}}, "control characters"),
+        ({"audience": ["api", "x\x1b[31m"]}, "control characters"),
     ],
 )
 def test_issue_refuses_bad_requests_with_422(
@@ -65,6 +72,26 @@ def test_issue_refuses_bad_requests_with_422(
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
     assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_issue_refuses_non_finite_numbers_in_claims(loc: Locator, number: str) -> None:
+    # Python's JSON reader takes these words; encoding them again would give null.
+    body = '{"subject": "u", "audience": "api", "tenant": "acme", "claims": {"x": {"y": [%s]}}}'
+    response = httpx.post(
+        loc.url + "/issue",
+        content=body % number,
+        headers={**loc.headers(), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert "claim x.y[0] is not a finite number" in response.json()["detail"]
+
+
+def test_form_parameters_with_control_characters_are_refused(loc: Locator) -> None:
+    for path in ("/introspect", "/revoke"):
+        response = httpx.post(loc.url + path, data={"token": "a\x00b"}, headers=loc.headers())
+        assert response.status_code == 400
+        assert "control character" in response.json()["detail"]
 
 
 def test_issue_validates_the_body_shape(loc: Locator) -> None:
@@ -137,6 +164,17 @@ def test_a_tenant_key_cannot_revoke_another_tenants_token(loc: Locator) -> None:
     assert loc.introspect(token)["active"] is True
     assert loc.revoke(token, "globex").status_code == 200
     assert loc.introspect(token)["active"] is False
+
+
+def test_an_auditor_cannot_revoke_any_token(loc: Locator) -> None:
+    # The unscoped auditor sees every tenant; read-only, it may still revoke none of them.
+    for tenant in (None, "globex"):
+        token = loc.token(tenant=tenant) if tenant else loc.token()
+        refused = loc.revoke(token, "auditor")
+        assert refused.status_code == 403
+        assert "read-only" in refused.json()["detail"]
+        assert loc.introspect(token)["active"] is True
+    assert loc.revoke(loc.token(), "operator").status_code == 200
 
 
 def test_jwks_is_public_cacheable_and_lists_okp_keys(loc: Locator) -> None:

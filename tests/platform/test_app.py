@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
 
 from shieldx.config import Settings
 from shieldx.platform import migrations
-from shieldx.platform.app import Caller, Component, create_app, requires
+from shieldx.platform.app import Caller, Component, create_app, provided, requires
 from shieldx.platform.auth import Principal
 from shieldx.platform.context import PlatformContext, build_context
 from shieldx.platform.roles import Role
@@ -112,6 +113,28 @@ def test_ready_reports_database_and_migrations(live: tuple[LiveServer, PlatformC
     migrations.downgrade(ctx.db, "base")
     body = _assert_problem(httpx.get(server.url + "/ready"), 503, "not-ready")
     assert "shieldx db upgrade" in str(body["detail"])
+
+
+def test_ready_asks_the_components_readiness_checks(
+    make_settings: Callable[..., Settings],
+) -> None:
+    why: list[str] = []
+
+    def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
+        return Component(readiness=[lambda: why[-1] if why else None])
+
+    ctx = build_context(make_settings())
+    migrations.upgrade(ctx.db)
+    try:
+        with LiveServer(create_app(ctx, "credits", component)) as server:
+            assert httpx.get(server.url + "/ready").status_code == 200
+            why.append("the writer is restarting")
+            body = _assert_problem(httpx.get(server.url + "/ready"), 503, "not-ready")
+            assert body["detail"] == "the writer is restarting"
+            why.clear()
+            assert httpx.get(server.url + "/ready").status_code == 200
+    finally:
+        ctx.close()
 
 
 def test_routes_need_a_key_by_default(live: tuple[LiveServer, PlatformContext]) -> None:
@@ -275,6 +298,46 @@ def test_tenant_rate_limit_spans_the_tenants_keys(
     assert httpx.get(server.url + "/whoami", headers=other).status_code == 200
 
 
+def test_a_key_refused_by_its_own_limit_spends_nothing_of_its_tenant(
+    server_for: Callable[..., tuple[LiveServer, PlatformContext]],
+) -> None:
+    limits = {"key_rate": 0.01, "key_burst": 3, "tenant_rate": 0.01, "tenant_burst": 6}
+    server, ctx = server_for(security={"rate_limit": limits})
+    noisy, quiet = _key(ctx, Role.SERVICE, "acme"), _key(ctx, Role.SERVICE, "acme")
+    with httpx.Client(base_url=server.url) as client:
+        statuses = [client.get("/whoami", headers=noisy).status_code for _ in range(20)]
+        assert statuses == [200] * 3 + [429] * 17
+        # Three of the tenant's six tokens are spent; the 17 refused requests took none.
+        assert [client.get("/whoami", headers=quiet).status_code for _ in range(3)] == [200] * 3
+        third = _key(ctx, Role.SERVICE, "acme")
+        body = _assert_problem(client.get("/whoami", headers=third), 429, "rate-limited")
+    assert "tenant" in str(body["detail"])
+
+
+def test_requests_without_a_valid_key_are_limited_per_client_address(
+    server_for: Callable[..., tuple[LiveServer, PlatformContext]],
+) -> None:
+    server, ctx = server_for(server={"anonymous_rate": 0.01, "anonymous_burst": 3})
+    valid = _key(ctx)
+    bad = {"Authorization": "Bearer shx_000000000000_" + "a" * 43}
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get("/whoami", headers=bad).status_code == 401
+        assert client.get("/whoami").status_code == 401
+        assert client.get("/metrics").status_code == 200
+        for attempt in (bad, {}, {"Authorization": "Basic eA=="}):
+            refused = client.get("/whoami", headers=attempt)
+            body = _assert_problem(refused, 429, "rate-limited")
+            assert "client address" in str(body["detail"])
+            assert int(refused.headers["retry-after"]) >= 1
+        _assert_problem(client.get("/metrics"), 429, "rate-limited")
+        # Probes are never limited; a valid key is not an anonymous request.
+        assert client.get("/health").status_code == 200
+        assert client.get("/whoami", headers=valid).status_code == 200
+    other = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=server.url, transport=other) as client:
+        assert client.get("/whoami", headers=bad).status_code == 401
+
+
 def test_roles_are_enforced(live: tuple[LiveServer, PlatformContext]) -> None:
     server, ctx = live
     assert httpx.get(server.url + "/operators", headers=_key(ctx, Role.OPERATOR)).status_code == 200
@@ -385,3 +448,38 @@ def test_a_tenant_admin_manages_only_its_own_tenants_keys(
         httpx.delete(server.url + f"/admin/keys/{globex_record.id}", headers=acme_admin), 404
     )
     assert globex_record.id in {r.id for r in ctx.api_keys.list()}  # still active
+
+
+class _Counter:
+    """Something a component provides to its module-level routes."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+
+
+_counter_router = APIRouter()
+
+
+@_counter_router.get("/count")
+async def _count(counter: Annotated[_Counter, Depends(provided(_Counter))]) -> dict[str, int]:
+    counter.hits += 1
+    return {"hits": counter.hits}
+
+
+def test_module_level_routes_reach_what_the_component_provides() -> None:
+    """provided(T) answers the component's instance of T; a type it lacks is a clear error."""
+    counter = _Counter()
+    app = FastAPI()
+    app.include_router(_counter_router)
+
+    async def get() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return int((await client.get("/count")).json()["hits"])
+
+    app.state.component = Component(provides={_Counter: counter})
+    assert [asyncio.run(get()), asyncio.run(get())] == [1, 2]
+    assert counter.hits == 2
+    app.state.component = Component()
+    with pytest.raises(LookupError, match="provides no _Counter"):
+        asyncio.run(get())

@@ -49,6 +49,12 @@ def test_defaults_and_normalisation() -> None:
         ({"ip": "10.0.0.256"}, "ip must be an IPv4 or IPv6 address"),
         ({"asn": -1}, "asn must be a non-negative integer"),
         ({"asn": True}, "asn must be a non-negative integer"),
+        ({"asn": "\u00b2"}, "asn must be a non-negative integer"),
+        ({"asn": "AS\u0663"}, "asn must be a non-negative integer"),
+        ({"asn": "9" * 5000}, "asn must be a non-negative integer"),
+        ({"asn": str(2**64)}, "asn must be a non-negative integer"),
+        ({"ip": "10.0.0.1\x00"}, "ip must be an IPv4 or IPv6 address"),
+        ({"ip": "::1\ud800"}, "ip must be an IPv4 or IPv6 address"),
         ({"body_size": "12"}, "body_size must be a non-negative integer"),
         ({"country": "FRA"}, "country must be a two-letter ISO code"),
         ({"headers": ["a"]}, "headers must be an object"),
@@ -61,6 +67,11 @@ def test_bad_records_name_the_field(raw: dict[str, object], message: str) -> Non
     with pytest.raises(RecordError) as info:
         normalize_record(raw)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u0663", "9" * 1000, ""])
+def test_a_content_length_of_no_ascii_number_is_no_body_size(length: str) -> None:
+    assert normalize_record({"headers": {"Content-Length": length}})["body_size"] == 0
 
 
 def test_declared_sizes_follow_the_limits() -> None:

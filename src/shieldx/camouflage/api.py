@@ -26,7 +26,7 @@ from shieldx.camouflage.schemas import (
     UtcTime,
 )
 from shieldx.camouflage.service import CamouflageService
-from shieldx.platform.app import Component, current_principal
+from shieldx.platform.app import Component, current_principal, reads
 from shieldx.platform.auth import Principal, require_role
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.errors import Problem
@@ -100,6 +100,7 @@ def templates_router() -> APIRouter:
     async def list_all(_: Anyone) -> list[dict[str, str]]:
         return ops.templates()
 
+    @reads
     async def preview(
         name: Annotated[str, Path(max_length=64)], body: PreviewRequest, _: Anyone
     ) -> dict[str, Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
+from shieldx.platform.schemas import RequestModel
 from shieldx.platform.schemas import UtcTime as UtcTime
 
 SESSION_ID = r"^[0-9a-f]{16}$"
@@ -31,8 +32,8 @@ Header = tuple[
 Headers = Annotated[list[Header], Field(max_length=100)]
 
 
-class Body(BaseModel):
-    """Strict bodies: unknown fields are errors."""
+class Body(RequestModel):
+    """Strict bodies: unknown fields and control characters are errors."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -90,6 +91,9 @@ class SessionOpen(Body):
 
 class ReconReport(Body):
     """One recon attempt seen by an external sensor, in the camouflage.request schema."""
+
+    # What the attacker sent, as sent: its body and header values may hold tabs and newlines.
+    multiline_fields = frozenset({"body", "headers"})
 
     time: UtcTime | None = None
     decoy: str = Field(pattern=DECOY_NAME)

@@ -6,6 +6,7 @@ import inspect
 import time
 import typing
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -15,7 +16,16 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from starlette.routing import BaseRoute
 
-from shieldx.credits.commands import CancelHold, CommitHold, Consume, Purchase, Reserve
+from shieldx.credits.commands import (
+    CancelHold,
+    CommitHold,
+    Consume,
+    Purchase,
+    Reserve,
+    duration_us,
+    timestamp_us,
+)
+from shieldx.credits.errors import LedgerError
 from shieldx.credits.ids import new_id, now_us
 from shieldx.credits.metrics import CreditsMetrics
 from shieldx.credits.problems import problem_for
@@ -141,7 +151,10 @@ def _poster(router: APIRouter) -> Callable[..., Callable[[Handler], Handler]]:
                 except ValidationError as exc:
                     errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
                     raise RequestValidationError(errors) from None
-                return await handler(body, principal, request.headers.get("idempotency-key"))
+                try:
+                    return await handler(body, principal, request.headers.get("idempotency-key"))
+                except LedgerError as exc:  # a limit refused while the commands were built
+                    raise problem_for(exc) from exc
 
             router.add_route(full, endpoint, methods=["POST"], include_in_schema=False)
             route_ref.append(router.routes[-1])
@@ -172,7 +185,6 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
     """POST routes: every one idempotent by key, every answer the committed one."""
     router = APIRouter(tags=["credits"], responses=ERRORS)
     post = _poster(router)
-    max_ttl = service.settings.max_hold_ttl.total_seconds()
     max_ops = service.settings.max_batch_operations
 
     async def run(op: str, call: Awaitable[Accepted]) -> Response:
@@ -236,11 +248,6 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
     async def reserve(body: ReserveRequest, caller: Writer, key: str | None = None) -> Response:
         """Hold credits until committed, cancelled or ttl_seconds pass."""
         tenant = caller.tenant_for(body.tenant)
-        if body.ttl_seconds > max_ttl:
-            raise Problem(
-                422, f"ttl_seconds must be at most {max_ttl:g} (credits.max_hold_ttl)",
-                type="validation-error",
-            )  # fmt: skip
         idem = _idem(key, "reserve", tenant, body)
         call = service.reserve(
             tenant=tenant,
@@ -322,7 +329,7 @@ def command_router(service: CreditsService, metrics: CreditsMetrics) -> APIRoute
             elif isinstance(op, BatchCancel):
                 operations.append((op.reservation_id, CancelHold(op.reservation_id, new_id("tx"))))
             else:
-                ttl = int(op.ttl_seconds * 1_000_000)
+                ttl = duration_us(op.ttl_seconds, "ttl_seconds")
                 command = Reserve(op.amount, ttl, op.reason, new_id("rsv"), new_id("tx"))
                 operations.append(((tenant, op.account_id), command))
         call = service.batch(operations=operations, atomic=body.atomic, tenant=tenant, idem=idem)
@@ -339,8 +346,8 @@ def _hold_tenant(caller: Principal, named: str | None) -> str | None:
     return named
 
 
-def _us(value: Any) -> int | None:
-    return None if value is None else int(value.timestamp() * 1_000_000)
+def _us(value: datetime | None) -> int | None:
+    return timestamp_us(value, "expires_at")
 
 
 def build_component(
@@ -361,6 +368,7 @@ def build_component(
         poll_interval=min(1.0, settings.webhooks.backoff.total_seconds()),
     )
     service.writer.stats.observers.append(sweeper.observe_batch)
+    service.writer.supervisor.observers.append(metrics.writer_state)
 
     async def start() -> None:
         """Start the writer, projections, sweeper and webhook delivery."""
@@ -378,6 +386,7 @@ def build_component(
         routers=[command_router(service, metrics), read_router(service)],
         on_startup=[start],
         on_shutdown=[stop],
+        readiness=[service.writer.unready],
         description="ShieldX credits: an event-sourced, idempotent, hash-chained credit ledger.",
         extra={"service": service, "sweeper": sweeper, "webhooks": delivery},
     )

@@ -42,6 +42,7 @@ class _Committer:
         self.inflight: deque[Batch] = deque()
         self.head: tuple[int, str] = (0, "")
         self._ready: asyncio.Future[None] | None = None
+        self.on_exit: Callable[[], None] = lambda: None  # the commit side ended (or died)
 
     def _message(self, message: tuple[Any, ...]) -> None:
         """One answer from the storage side (on the event loop)."""
@@ -74,7 +75,8 @@ class _Committer:
             self.projected(projected)
         self.done(batch)
 
-    def _fail_inflight(self, why: str) -> None:
+    def fail_inflight(self, why: str) -> None:
+        """Report every batch in flight unavailable (the commit side is gone)."""
         while self.inflight:
             batch = self.inflight.popleft()
             batch.result = StoreUnavailable(why)
@@ -121,6 +123,9 @@ class ProcessCommitter(_Committer):
     async def start(self) -> None:
         """Start the commit process and wait until it has opened the database."""
         loop = asyncio.get_running_loop()
+        if self._transport is not None:  # a process that died: release its pipes
+            self._transport.close()
+            self._transport = None
         self._ready, self._exit = loop.create_future(), loop.create_future()
         transport, _ = await loop.subprocess_exec(
             lambda: _Protocol(self),
@@ -157,8 +162,9 @@ class ProcessCommitter(_Committer):
             batch.result = StoreUnavailable("the commit process is not running")
             self.done(batch)
             return
+        data = frame(self._request(batch))  # raises before the batch counts as in flight
         self.inflight.append(batch)
-        self._write(frame(self._request(batch)))
+        self._write(data)
 
     def request_projection(self) -> None:
         """Ask for history and usage to be brought up to the head now (a reader waits)."""
@@ -177,9 +183,10 @@ class ProcessCommitter(_Committer):
         self._stdin = None
         if self.inflight:
             log.warning("credits.commit_process_exited", inflight=len(self.inflight))
-        self._fail_inflight("the commit process exited")
+        self.fail_inflight("the commit process exited")
         if self._exit is not None and not self._exit.done():
             self._exit.set_result(None)
+        self.on_exit()
 
     async def stop(self) -> None:
         """Close its input (it finishes what it has) and wait for it to exit."""
@@ -247,8 +254,9 @@ class ThreadCommitter(_Committer):
 
     def submit(self, batch: Batch) -> None:
         """Queue BATCH; `done` runs when its answer arrives."""
+        request = self._request(batch)
         self.inflight.append(batch)
-        self._queue.put(self._request(batch))
+        self._queue.put(request)
 
     def request_projection(self) -> None:
         """Ask for history and usage to be brought up to the head now."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from shieldx.credits.commands import (
+    MAX_TIME_US,
     CancelHold,
     Command,
     CommitHold,
@@ -30,6 +31,7 @@ from shieldx.credits.errors import (
     HoldNotFound,
     InsufficientCredits,
     InvalidAmount,
+    InvalidCommand,
     InvariantViolation,
 )
 from shieldx.credits.events import (
@@ -186,6 +188,8 @@ class Account:
         check_amount(command.amount)
         if command.ttl <= 0:
             raise InvalidAmount("ttl must be positive")
+        if now + command.ttl > MAX_TIME_US:
+            raise InvalidCommand("ttl_seconds would make the hold expire after 9999-12-31 UTC")
         allocations = allocate(self.grants, command.amount, self.available)
         return [
             CreditsReserved(

@@ -15,6 +15,12 @@ class InvalidAmount(LedgerError):
     slug = "invalid-amount"
 
 
+class InvalidCommand(LedgerError):
+    """A field outside its limit: a ttl above credits.max_hold_ttl, a time no calendar holds."""
+
+    slug = "validation-error"
+
+
 class BalanceOverflow(LedgerError):
     """The balance would leave the 64-bit range."""
 

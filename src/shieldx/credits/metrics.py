@@ -53,6 +53,16 @@ class CreditsMetrics:
             ["result"],
             registry=registry,
         )
+        self.writer_up = Gauge(
+            "credits_writer_up",
+            "1 while the credits writer and its commit process run, 0 while they restart.",
+            registry=registry,
+        )
+        self.writer_restarts = Counter(
+            "credits_writer_restarts_total",
+            "Crashes of the credits writer loop or its commit process (each restarted).",
+            registry=registry,
+        )
         self.projection_lag = Gauge(
             "credits_projection_lag_events",
             "Events committed but not yet in the history and usage read models.",
@@ -61,6 +71,12 @@ class CreditsMetrics:
         self.gauge_tenants = gauge_tenants
         self._shown: set[tuple[str, str]] = set()
         self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
+    def writer_state(self, up: bool) -> None:
+        """The writer went up (True) or down (False): the gauge, and a restart counted."""
+        self.writer_up.set(1 if up else 0)
+        if not up:
+            self.writer_restarts.inc()
 
     def observe(self, op: str, result: str, seconds: float) -> None:
         """Count one operation (children cached: this is the hot path)."""

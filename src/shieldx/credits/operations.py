@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shieldx.credits.commands import (
@@ -29,12 +29,15 @@ from shieldx.credits.events import (
 )
 from shieldx.credits.records import AccountKey
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Render = Callable[[Account, list[Event], Command], dict[str, Any]]
 
 
 def iso(us: int) -> str:
     """Microseconds since the epoch as an RFC 3339 UTC timestamp."""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat().replace("+00:00", "Z")
+    # Exact integer arithmetic: a float of the seconds can round 9999-12-31T23:59:59.999999
+    # up into a year no datetime holds.
+    return (_EPOCH + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
 
 
 def _balance(account: Account) -> dict[str, Any]:
@@ -149,6 +152,7 @@ class SingleCommand:
     def __post_init__(self) -> None:
         self.op, self.status, self._render = RENDERERS[type(self.command)]
         self.keys: Sequence[AccountKey] = (self.key,)
+        self.commands: Sequence[Command] = (self.command,)
         self._result: tuple[Account, list[Event]] | None = None
 
     def decide(
@@ -177,6 +181,7 @@ class Expiry:
 
     def __post_init__(self) -> None:
         self.keys: Sequence[AccountKey] = (self.key,)
+        self.commands: Sequence[Command] = ()
         self._count = 0
 
     def decide(
@@ -216,6 +221,7 @@ class LinkedBatch:
 
     def __post_init__(self) -> None:
         self.keys: Sequence[AccountKey] = tuple(dict.fromkeys(k for k, _ in self.operations))
+        self.commands: Sequence[Command] = tuple(c for _, c in self.operations)
         self._results: list[dict[str, Any]] = []
 
     def decide(

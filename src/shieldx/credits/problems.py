@@ -11,10 +11,11 @@ from shieldx.credits.errors import (
     HoldNotFound,
     InsufficientCredits,
     InvalidAmount,
+    InvalidCommand,
     LedgerError,
 )
 from shieldx.credits.operations import BatchRefused
-from shieldx.credits.submissions import IdempotencyMismatch, WriterUnavailable
+from shieldx.credits.submissions import ApplyFailed, IdempotencyMismatch, WriterUnavailable
 from shieldx.platform.errors import Problem
 
 STATUS: dict[type[LedgerError], int] = {
@@ -25,6 +26,7 @@ STATUS: dict[type[LedgerError], int] = {
     HoldNotFound: 404,
     AmountExceedsHold: 422,
     InvalidAmount: 422,
+    InvalidCommand: 422,
     BalanceOverflow: 422,
 }
 
@@ -65,6 +67,12 @@ def problem_for(exc: BaseException) -> Problem:
             409,
             "this Idempotency-Key was already used with a different request; use a new key",
             type="idempotency-key-reused",
+        )
+    if isinstance(exc, ApplyFailed):
+        return Problem(
+            500,
+            f"{exc} (a bug, logged as credits.apply_failed); other requests are unaffected",
+            type="internal-error",
         )
     if isinstance(exc, WriterUnavailable):
         return Problem(

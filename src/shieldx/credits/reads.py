@@ -24,7 +24,7 @@ from shieldx.credits.schemas import (
     VerifyRequest,
 )
 from shieldx.credits.service import CreditsService
-from shieldx.platform.app import Caller, requires
+from shieldx.platform.app import Caller, reads, requires
 from shieldx.platform.auth import Principal
 from shieldx.platform.errors import Problem
 from shieldx.platform.roles import Role
@@ -213,6 +213,7 @@ def read_router(service: CreditsService) -> APIRouter:
         return result
 
     @router.post("/audit/verify", response_model=VerifyResult, summary="Verify the hash chain")
+    @reads
     async def verify(body: VerifyRequest, caller: Auditor) -> dict[str, object]:
         """Recompute the hash chain and name the first bad position."""
         if caller.tenant is not None:

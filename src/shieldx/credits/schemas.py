@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from shieldx.credits.events import MAX_AMOUNT
+from shieldx.platform.schemas import RequestModel
 
 ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
@@ -36,13 +37,22 @@ TenantField = Annotated[
         description="Tenant to act on: implied by a tenant-scoped key; required for unscoped keys.",
     ),
 ]
+TtlSeconds = Annotated[
+    float,
+    Field(
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds until the hold is released by itself: above 0, at most "
+        "credits.max_hold_ttl (7 days by default).",
+    ),
+]
 Reason = Annotated[
     str, Field(min_length=1, max_length=200, description="Why (reported by reason).")
 ]
 
 
-class Body(BaseModel):
-    """Base of request bodies: unknown fields are errors."""
+class Body(RequestModel):
+    """Base of request bodies: unknown fields and control characters are errors."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -116,7 +126,7 @@ class ReserveRequest(Body):
 
     account_id: AccountField
     amount: Amount
-    ttl_seconds: float = Field(gt=0, description="Seconds until the hold is released by itself.")
+    ttl_seconds: TtlSeconds
     reason: str = Field(
         default="reservation", max_length=200, description="Why (reported when committed)."
     )
@@ -189,7 +199,7 @@ class BatchReserve(_BatchOp):
     op: Literal["reserve"] = Field(description="reserve")
     account_id: AccountField
     amount: Amount
-    ttl_seconds: float = Field(gt=0, description="Seconds until the hold expires.")
+    ttl_seconds: TtlSeconds
     reason: str = Field(default="reservation", max_length=200, description="Why.")
 
 

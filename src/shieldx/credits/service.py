@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -20,13 +21,14 @@ import structlog
 from shieldx.credits.commands import (
     CancelHold,
     Command,
+    CommandLimits,
     CommitHold,
     Consume,
     OpenAccount,
     Purchase,
     Reserve,
     SetThreshold,
-    check_amount,
+    duration_us,
 )
 from shieldx.credits.errors import HoldNotFound
 from shieldx.credits.ids import new_id, now_us
@@ -91,6 +93,7 @@ class CreditsService:
         self.keyring: Keyring = ctx.keyring
         self.clock = clock
         self.store = store or create_store(ctx.db)
+        self.limits = CommandLimits(self.settings.max_hold_ttl // timedelta(microseconds=1))
         self.projections = ProjectionStatus(lambda: self.writer.committer.request_projection())
         commit_config = {
             **self.store.commit_config(),
@@ -142,7 +145,6 @@ class CreditsService:
         idem: Idempotency,
     ) -> Accepted:
         """Add a grant; payment details are sealed (AES-256-GCM) and only summarised."""
-        check_amount(amount)
         tx = new_id("tx")
         command = Purchase(amount, grant_type, priority, expires_at, new_id("gr"), tx)
         extra = {"payment": payment.public()} if payment is not None else {}
@@ -192,7 +194,8 @@ class CreditsService:
         idem: Idempotency,
     ) -> Accepted:
         """Put AMOUNT on hold for TTL_SECONDS."""
-        command = Reserve(amount, int(ttl_seconds * 1_000_000), reason, new_id("rsv"), new_id("tx"))
+        ttl = duration_us(ttl_seconds, "ttl_seconds")
+        command = Reserve(amount, ttl, reason, new_id("rsv"), new_id("tx"))
         return await self._submit(SingleCommand((tenant, account_id), command), idem)
 
     async def commit(
@@ -274,6 +277,11 @@ class CreditsService:
         idem: Idempotency | None,
         side_rows: Callable[[PlanBuilder], None] | None = None,
     ) -> Accepted:
+        # The one place every limit is checked, for single operations and batches alike:
+        # what reaches the writer can be applied (see CommandLimits).
+        check = self.limits.check
+        for command in work.commands:
+            check(command)
         if idem is None:
             return await self.writer.submit(work, side_rows=side_rows)
         return await self.writer.submit(

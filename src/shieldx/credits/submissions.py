@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from shieldx.credits.commands import Command
 from shieldx.credits.domain import Account
 from shieldx.credits.events import Event
 from shieldx.credits.plans import PlanBuilder
@@ -18,6 +19,7 @@ class Work(Protocol):
 
     op: str
     keys: Sequence[AccountKey]
+    commands: Sequence[Command]  # what CommandLimits checks before the work is queued
     sensitive: bool  # the answer holds a secret: the command log stores it sealed
 
     def decide(
@@ -40,6 +42,14 @@ class Accepted:
 
 class IdempotencyMismatch(Exception):
     """The key was used before with a different request."""
+
+
+class ApplyFailed(Exception):
+    """Applying one submission raised unexpectedly (a bug, logged): it alone is refused."""
+
+    def __init__(self, op: str) -> None:
+        super().__init__(f"the {op} operation could not be applied; nothing of it was recorded")
+        self.op = op
 
 
 class WriterUnavailable(Exception):

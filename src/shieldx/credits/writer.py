@@ -8,6 +8,11 @@ that writes them in ONE transaction. While a batch commits, the next one is appl
 it - is durable. When a commit fails, every later batch is refused by the commit process,
 the accounts those batches touched are dropped and the submissions are applied again from
 the database, so memory never runs ahead of what was committed.
+
+No input can stop the writer: a submission whose work raises anything is answered alone. Should
+the loop itself crash, or the commit process die, a Supervisor answers what was waiting with
+503 (retry with the same key), forgets the whole cache, restarts the commit process and the
+loop with backoff, and `unready()` says why meanwhile (the service's /ready is 503).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from shieldx.credits.records import (
 from shieldx.credits.store import EventStore
 from shieldx.credits.submissions import (
     Accepted,
+    ApplyFailed,
     Batch,
     CommandEntry,
     IdempotencyMismatch,
@@ -44,8 +50,15 @@ from shieldx.credits.submissions import (
     WriterStats,
     WriterUnavailable,
 )
+from shieldx.credits.supervisor import Supervisor
 
 log = structlog.get_logger("shieldx.credits")
+
+
+class CommitProcessExited(Exception):
+    """The commit process died: the supervisor restarts it (and the loop)."""
+
+
 Answer = tuple[str, int, str]  # request hash, status, body of a committed answer
 _MIN_COHORT = 32
 
@@ -109,39 +122,95 @@ class GroupCommitWriter:
         self.committer = kind(
             commit_config or store.commit_config(), done=self._committed, projected=projected
         )
+        self.committer.on_exit = self._wakeup.set  # the loop notices and hands over
         self._stopping = False
+        self.supervisor = Supervisor(
+            self._serve, recover=self._recover, event="credits.writer_down"
+        )
+        # Test-only fault injection: called with each cohort before it is applied; whatever it
+        # raises crashes the loop as a bug would (the supervisor must bring it back).
+        self.fault: Callable[[list[Submission]], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Start the commit process (it reads the chain head) and the writer task."""
         await self.committer.start()
         self.head_position = self.committer.head[0]
-        self._task = asyncio.create_task(self._run(), name="credits-writer")
+        self.supervisor.mark_up()
+        self._task = asyncio.create_task(self.supervisor.run(), name="credits-writer")
         self._task.add_done_callback(self._task_done)
 
     async def stop(self) -> None:
         """Finish what is queued and in flight, then stop the commit process."""
         self._stopping = True
+        self.supervisor.stop()
         self._wakeup.set()
         if self._task is not None:
             # A task that crashed was reported when it ended (_task_done); stop cleanly.
             await asyncio.wait([self._task])
         await self.committer.stop()
 
+    def unready(self) -> str | None:
+        """Why the writer cannot take writes now, or None when it can (for /ready)."""
+        if self._task is None or self._stopping:
+            return None  # not serving yet, or draining: the platform reports those
+        if self._task.done():
+            return "the credits writer has stopped; the service must restart"
+        if self.supervisor.down is not None:
+            return f"the credits writer is restarting after a failure: {self.supervisor.down}"
+        if not self.committer.running:
+            return "the credits commit process is not running; it is being restarted"
+        return None
+
     def _task_done(self, task: asyncio.Task[None]) -> None:
-        # The writer only ends when stopped. Should a bug ever end it, every caller waiting
-        # on it gets a 503 rather than an answer that never comes, and it is logged loudly.
+        # The supervisor only ends when stopped. Should a bug ever end it, every caller
+        # waiting gets a 503 rather than an answer that never comes, and it is logged loudly.
         if task.cancelled() or task.exception() is None:
             return
-        log.error("credits.writer_crashed", error=repr(task.exception()))
-        error = WriterUnavailable("the credits writer has stopped; the service must restart")
-        inflight = (s for b in self._inflight for s in b.submissions)
-        waiting = [*self._taken, *self._queue, *self._retry, *inflight]
+        log.critical("credits.writer_crashed", error=repr(task.exception()))
+        self._abandon(WriterUnavailable("the credits writer has stopped; the service must restart"))
+        for s in (s for b in self._inflight for s in b.submissions):
+            if not s.future.done():
+                s.future.set_exception(WriterUnavailable("the credits writer has stopped"))
+
+    def _abandon(self, error: BaseException) -> None:
+        """Answer every submission not in flight with ERROR (none of them was committed)."""
+        waiting = [*self._taken, *self._queue, *self._retry]
+        self._taken = []
         self._queue.clear()
         self._retry = []
-        for s in waiting:
-            if not s.future.done():
-                s.future.set_exception(error)
+        self._fail(waiting, error)
+
+    async def _serve(self) -> None:
+        """The supervised body: (re)start the commit process, then run the loop."""
+        if not self.committer.running:
+            await self.committer.start()  # a new one reads the head again
+            self.head_position = max(self.head_position, self.committer.head[0])
+        self.supervisor.mark_up()
+        await self._run()
+
+    async def _recover(self, error: BaseException) -> None:
+        """After a crash: answer the waiting, let in-flight batches finish, forget the cache."""
+        self._abandon(
+            WriterUnavailable(
+                "the credits writer is restarting after a failure; "
+                "nothing of this request was recorded"
+            )
+        )
+        while self._inflight:  # answered by the commit process, or failed if it died
+            if not self.committer.running:
+                self.committer.fail_inflight("the commit side stopped")
+                break
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if self._resetting:
+            self._reset()
+        # Memory may be ahead of the database (a cohort applied but never sent): drop it all.
+        self.cache.forget(list(self.accounts))
+        self.holds.clear()
+        self._dirty = set()
+        self._epoch += 1
+        self._abandon(WriterUnavailable("the credits writer is restarting after a failure"))
 
     # ------------------------------------------------------------------ submitting
     async def submit(
@@ -155,6 +224,8 @@ class GroupCommitWriter:
         """Queue WORK and wait until it is committed (or refused, or answered from the log)."""
         if self._stopping:
             raise WriterUnavailable("the credits writer is shutting down")
+        if self.supervisor.down is not None and self._task is not None:
+            raise WriterUnavailable("the credits writer is restarting after a failure")
         if self._task is not None and self._task.done():
             raise WriterUnavailable("the credits writer has stopped; the service must restart")
         if len(self._queue) >= self.queue_limit:
@@ -190,6 +261,8 @@ class GroupCommitWriter:
     # ------------------------------------------------------------------ the loop
     async def _run(self) -> None:
         while True:
+            if not self.committer.running:
+                raise CommitProcessExited("the commit process exited")
             if self._resetting or not self._queue or len(self._inflight) >= self.depth:
                 if self._stopping and not self._queue and not self._inflight:
                     return
@@ -204,8 +277,6 @@ class GroupCommitWriter:
             items = [self._queue.popleft() for _ in range(min(self.max_batch, take))]
             self._taken = items  # out of the queue, not yet in flight
             try:
-                if not self.committer.running:
-                    await self.committer.start()  # it died: a new one reads the head again
                 await self._prefetch(items)
             except Exception as exc:
                 log.warning("credits.prefetch_failed", error=str(exc))
@@ -213,11 +284,18 @@ class GroupCommitWriter:
                 continue
             if self._resetting or any(k not in self.accounts for s in items for k in s.work.keys):
                 self._queue.extendleft(reversed(items))  # reset meanwhile, or evicted: again
+                self._taken = []
                 continue
+            if self.fault is not None:
+                self.fault(items)
             batch = self._apply(items)
             self._inflight.append(batch)
+            try:
+                self.committer.submit(batch)
+            except Exception:
+                self._inflight.pop()  # never sent: its callers are answered by the supervisor
+                raise
             self._taken = []
-            self.committer.submit(batch)
 
     async def _prefetch(self, items: list[Submission]) -> None:
         # Idempotency keys are assumed new on a first attempt: the command log's primary key
@@ -287,12 +365,17 @@ class GroupCommitWriter:
                     continue
                 s.outcome = self.cache.resolved_hold(exc) if isinstance(exc, HoldNotFound) else exc
                 continue
+            except Exception as exc:
+                # A bug in deciding (which changes nothing): this submission alone fails.
+                log.exception("credits.apply_failed", op=s.work.op, error=repr(exc))
+                s.outcome = ApplyFailed(s.work.op)
+                continue
             try:
                 self._record(s, changes, builder)
             except Exception as exc:
                 # The cached state may be half-changed: commit nothing of this batch, reload.
-                log.exception("credits.apply_failed", op=s.work.op)
-                s.outcome = exc
+                log.exception("credits.apply_failed", op=s.work.op, error=repr(exc))
+                s.outcome = ApplyFailed(s.work.op)
                 poisoned = True
         if len(accounts) > self.cache_size // 2:  # LRU order matters only near the limit
             for s in items:

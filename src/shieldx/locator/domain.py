@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -112,12 +113,19 @@ def custom_claims(extra: Mapping[str, Any] | None, max_bytes: int) -> dict[str, 
     """Validated extra claims: no reserved names, JSON-serialisable, within the size limit."""
     if not extra:
         return {}
-    reserved = sorted(RESERVED_CLAIMS.intersection(extra))
-    if reserved:
-        raise InvalidTokenRequest(f"claims cannot set reserved claims: {', '.join(reserved)}")
     for name in extra:
         if not isinstance(name, str) or not name or len(name) > 64:
             raise InvalidTokenRequest("claim names must be 1 to 64 characters")
+    # Case-insensitively: a consumer that folds case would read `ISS` as the issuer.
+    reserved = sorted(name for name in extra if name.lower() in RESERVED_CLAIMS)
+    if reserved:
+        raise InvalidTokenRequest(f"claims cannot set reserved claims: {', '.join(reserved)}")
+    bad = _non_finite(extra)
+    if bad is not None:
+        # JSON has no NaN or Infinity: encoding would silently turn them into null.
+        raise InvalidTokenRequest(
+            f"claim {bad} is not a finite number (NaN and Infinity are not JSON)"
+        )
     try:
         size = len(orjson.dumps(extra))
     except TypeError as exc:
@@ -125,6 +133,22 @@ def custom_claims(extra: Mapping[str, Any] | None, max_bytes: int) -> dict[str, 
     if size > max_bytes:
         raise InvalidTokenRequest(f"claims encode to {size} bytes; the limit is {max_bytes}")
     return dict(extra)
+
+
+def _non_finite(value: Any, path: str = "") -> str | None:
+    """The path of the first NaN or infinite number inside VALUE, if any."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path or "value"
+    items: Any = ()
+    if isinstance(value, Mapping):
+        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    for where, item in items:
+        found = _non_finite(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 def build_claims(

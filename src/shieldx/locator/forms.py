@@ -8,6 +8,7 @@ import orjson
 from fastapi import Request
 
 from shieldx.platform.errors import Problem
+from shieldx.platform.schemas import control_character
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 32
@@ -18,15 +19,28 @@ async def read_params(request: Request) -> dict[str, str]:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     body = await request.body()
     if media == FORM:
-        return _form(body)
+        return _no_controls(_form(body))
     if media == "application/json" or media.endswith("+json"):
-        return _json(body)
+        return _no_controls(_json(body))
     raise Problem(
         415,
         f"send the parameters form-encoded ({FORM}) or as a JSON object "
         f"(application/json), not {media or 'an untyped body'!r}",
         type="unsupported-media-type",
     )
+
+
+def _no_controls(params: dict[str, str]) -> dict[str, str]:
+    # The same rule as every JSON request model (shieldx.platform.schemas.RequestModel).
+    for name, value in params.items():
+        bad = control_character(name) or control_character(value)
+        if bad is not None:
+            raise Problem(
+                400,
+                f"parameter {name[:64]!r} contains a control character ({bad}); none is allowed",
+                type="invalid-request",
+            )
+    return params
 
 
 def _form(body: bytes) -> dict[str, str]:

@@ -8,12 +8,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shieldx.locator.store import KeyStatus
+from shieldx.platform.schemas import RequestModel
 
 Name = str
 
 
-class IssueRequest(BaseModel):
+class IssueRequest(RequestModel):
     """POST /issue."""
+
+    multiline_fields = frozenset({"claims"})  # claim values are free JSON text
 
     model_config = ConfigDict(extra="forbid")
 

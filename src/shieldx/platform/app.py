@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Scope
 
 from shieldx import __version__
 from shieldx.platform import migrations
@@ -33,7 +36,58 @@ from shieldx.platform.openapi import document_platform
 from shieldx.platform.roles import Role
 from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
 
+T = TypeVar("T")
 Hook = Callable[[], Awaitable[None]]
+# A readiness check: None when the part it watches can serve, else why not (for /ready).
+# Called on every /ready request: it must be cheap and must not block.
+ReadinessCheck = Callable[[], str | None]
+
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+_READS = "__shieldx_reads__"
+
+
+def reads(endpoint: _Endpoint) -> _Endpoint:
+    """Mark a POST endpoint that changes nothing (a query with a body): read-only roles may call it."""
+    setattr(endpoint, _READS, True)
+    return endpoint
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One route of an app as a client sees it: its methods, path template and endpoint."""
+
+    methods: frozenset[str]
+    path: str
+    endpoint: Callable[..., Any] | None
+
+    @property
+    def reads(self) -> bool:
+        """Whether the endpoint is marked as changing nothing (see reads())."""
+        return bool(getattr(self.endpoint, _READS, False))
+
+
+def route_table(app: FastAPI) -> list[RouteInfo]:
+    """Every route of APP, included routers flattened, in matching order."""
+    return [
+        RouteInfo(frozenset(context.methods or ()), context.path, context.endpoint)
+        for context in iter_route_contexts(app.router.routes)
+        if context.path is not None
+    ]
+
+
+def route_writes(app: FastAPI) -> Callable[[Scope], bool]:
+    """Whether a request would run a route that may write (any unsafe method not marked reads)."""
+    compiled: list[tuple[re.Pattern[str], RouteInfo]] = []
+
+    def writes(scope: Scope) -> bool:
+        if not compiled:  # routes are complete once the app serves; compile on first use
+            compiled.extend((compile_path(r.path)[0], r) for r in route_table(app))
+        for pattern, route in compiled:
+            if scope["method"] in route.methods and pattern.match(scope["path"]):
+                return not route.reads
+        return False  # no such route: the router answers 404 or 405
+
+    return writes
 
 
 @dataclass
@@ -46,8 +100,11 @@ class Component:
     max_body_bytes: int | None = None
     # Extra unauthenticated paths; keep this list short and say why at the call site.
     public_paths: frozenset[str] = frozenset()
+    readiness: Sequence[ReadinessCheck] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The objects the component's module-level routes need, by type (see provided()).
+    provides: dict[type[Any], Any] = field(default_factory=dict)
 
 
 ComponentFactory = Callable[[PlatformContext, CollectorRegistry], Component]
@@ -76,6 +133,31 @@ def requires(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     return dependency
 
 
+def provided_instance(request: Request, kind: type[T]) -> T:
+    """The instance of KIND that the serving app's component provides (for lean routes)."""
+    try:
+        instance = request.app.state.component.provides[kind]
+    except KeyError:
+        raise LookupError(f"this app's component provides no {kind.__name__}") from None
+    assert isinstance(instance, kind)
+    return instance
+
+
+def provided(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A FastAPI dependency answering the instance of KIND the component provides.
+
+    Routes live at module level in each sub-package's api.py; the objects they call are built
+    by the service's component.py and reach them through this, not through closures.
+    """
+
+    # async: FastAPI runs plain-def dependencies in a thread pool, which costs a thread hop.
+    async def dependency(request: Request) -> T:
+        return provided_instance(request, kind)
+
+    dependency.__name__ = f"provided_{kind.__name__}"
+    return dependency
+
+
 def context_of(request: Request) -> PlatformContext:
     """The platform context of the app serving REQUEST."""
     ctx = request.app.state.ctx
@@ -90,6 +172,10 @@ def _platform_router(service: str) -> APIRouter:
         ctx = context_of(request)
         if request.app.state.platform.draining:
             raise Problem(503, "shutting down", type="not-ready")
+        for check in request.app.state.component.readiness:
+            why = check()
+            if why is not None:
+                raise Problem(503, why, type="not-ready")
         try:
             await anyio.to_thread.run_sync(ctx.db.ping)
         except Exception as exc:
@@ -240,6 +326,8 @@ def create_app(
         authenticator=ctx.authenticator,
         key_limiter=ctx.key_limiter if limits.enabled else None,
         tenant_limiter=ctx.tenant_limiter if limits.enabled else None,
+        source_limiter=ctx.source_limiter if limits.enabled else None,
+        writes=route_writes(app),
         metrics=HttpMetrics(registry),
         log_success=settings.server.access_log,
         public_paths=public_paths,

@@ -24,6 +24,8 @@ class PlatformContext:
     authenticator: Authenticator
     key_limiter: RateLimiter
     tenant_limiter: RateLimiter
+    # Requests without a valid key, per client address (server.anonymous_*).
+    source_limiter: RateLimiter
     bus: EventBus
     honeytokens: HoneytokenRegistry
 
@@ -38,6 +40,7 @@ def build_context(settings: Settings, *, db: Database | None = None) -> Platform
     database = db or create_database(settings)
     store = ApiKeyStore(database)
     limits = settings.security.rate_limit
+    server = settings.server
     bus = EventBus()
     honeytokens = HoneytokenRegistry(database, bus)
     authenticator = Authenticator(
@@ -54,6 +57,11 @@ def build_context(settings: Settings, *, db: Database | None = None) -> Platform
         authenticator=authenticator,
         key_limiter=RateLimiter(rate=limits.key_rate, burst=limits.key_burst),
         tenant_limiter=RateLimiter(rate=limits.tenant_rate, burst=limits.tenant_burst),
+        source_limiter=RateLimiter(
+            rate=server.anonymous_rate,
+            burst=server.anonymous_burst,
+            max_buckets=server.anonymous_max_addresses,
+        ),
         bus=bus,
         honeytokens=honeytokens,
     )

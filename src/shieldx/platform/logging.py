@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
 
 import orjson
 import structlog
@@ -64,9 +66,19 @@ def redact_secrets(
     return event_dict
 
 
-def configure_logging(settings: LoggingSettings) -> None:
-    """Configure structlog, and route the standard library's records (uvicorn's) through it."""
+def configure_logging(settings: LoggingSettings, log_file: Path | None = None) -> None:
+    """Configure structlog, and route the standard library's records (uvicorn's) through it.
+
+    Logs go to standard error, or appended to LOG_FILE when one is given.
+    """
     level = getattr(logging, settings.level.upper())
+    binary: BinaryIO = sys.stderr.buffer
+    text: TextIO = sys.stderr
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        # Open for the life of the process: every line of the log goes through it.
+        binary = log_file.open("ab", buffering=0)
+        text = io.TextIOWrapper(binary, encoding="utf-8", line_buffering=True, write_through=True)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -83,9 +95,9 @@ def configure_logging(settings: LoggingSettings) -> None:
             else structlog.dev.ConsoleRenderer(colors=False),
         ],
         # Bytes straight to stderr: the access log is on the hot path, so no stdlib detour.
-        logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer)
+        logger_factory=structlog.BytesLoggerFactory(binary)
         if json_output
-        else structlog.PrintLoggerFactory(sys.stderr),
+        else structlog.PrintLoggerFactory(text),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         # Not cached: a cached module-level logger would keep the first configuration's level
         # and stream forever (measured: no difference in the cost of a line).
@@ -100,7 +112,7 @@ def configure_logging(settings: LoggingSettings) -> None:
             else structlog.dev.ConsoleRenderer(colors=False),
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(text)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

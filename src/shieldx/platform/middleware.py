@@ -6,6 +6,7 @@ import itertools
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from shieldx.platform.auth import Authenticator, Principal, invalid_key
 from shieldx.platform.errors import PROBLEM_CONTENT_TYPE, Problem, problem_body
 from shieldx.platform.metrics import UNMATCHED_ROUTE, HttpMetrics
 from shieldx.platform.ratelimit import RateLimiter, retry_after_header
+from shieldx.platform.roles import READ_ONLY_ROLES, SAFE_METHODS
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 HEALTH_PATHS = frozenset({"/health", "/healthz"})
@@ -24,6 +26,8 @@ HEALTH_PATHS = frozenset({"/health", "/healthz"})
 PUBLIC_PATHS = frozenset({"/health", "/healthz", "/ready", "/metrics"})
 PUBLIC_PREFIXES = ("/.well-known/",)
 _QUIET_PATHS = frozenset({"/health", "/healthz", "/ready", "/metrics"})
+# Orchestrators probe these often from one address; they are never rate limited.
+_PROBE_PATHS = frozenset({"/health", "/healthz", "/ready"})
 
 access_log = structlog.get_logger("shieldx.access")
 
@@ -73,6 +77,8 @@ class PlatformMiddleware:
         key_limiter: RateLimiter | None,
         tenant_limiter: RateLimiter | None,
         metrics: HttpMetrics,
+        source_limiter: RateLimiter | None = None,
+        writes: Callable[[Scope], bool] = lambda scope: True,
         log_success: bool,
         public_paths: frozenset[str] = PUBLIC_PATHS,
         public_prefixes: tuple[str, ...] = PUBLIC_PREFIXES,
@@ -83,6 +89,8 @@ class PlatformMiddleware:
         self.auth = authenticator
         self.key_limiter = key_limiter
         self.tenant_limiter = tenant_limiter
+        self.source_limiter = source_limiter
+        self.writes = writes
         self.metrics = metrics
         self.log_success = log_success
         self.public_paths = public_paths
@@ -189,35 +197,56 @@ class PlatformMiddleware:
 
     async def _authenticate(self, scope: Scope, outcome: _Outcome) -> Problem | None:
         if self._is_public(scope["path"]):
-            return None
+            return None if scope["path"] in _PROBE_PATHS else self._limit_source(scope)
         raw = _header(scope["headers"], b"authorization")
         try:
             key = Authenticator.parse_header(raw.decode("latin-1") if raw is not None else None)
         except Problem as exc:
-            return exc
-        client = scope.get("client")
-        principal = await self.auth.principal_for(key, source=client[0] if client else "")
+            return self._limit_source(scope) or exc
+        principal = await self.auth.principal_for(key, source=_client(scope))
         if principal is None:
-            return invalid_key()
+            return self._limit_source(scope) or invalid_key()
         outcome.principal = principal
         scope.setdefault("state", {})["principal"] = principal
-        return self._rate_limit(principal)
+        return self._rate_limit(principal) or self._read_only(principal, scope)
+
+    def _read_only(self, principal: Principal, scope: Scope) -> Problem | None:
+        # One place for every service: a read-only role never reaches a route that writes,
+        # whatever roles that route's own dependency admits.
+        if principal.role not in READ_ONLY_ROLES or scope["method"] in SAFE_METHODS:
+            return None
+        if not self.writes(scope):
+            return None
+        return Problem(
+            403,
+            f"role {principal.role.value!r} is read-only and may not {scope['method']} "
+            f"{scope['path']}; use an admin, operator or service key",
+            type="forbidden",
+        )
 
     def _rate_limit(self, principal: Principal) -> Problem | None:
-        waits = []
+        # The tenant's token is taken only once the key's is granted: a key refused by its
+        # own limit must not spend the budget its tenant's other keys share.
         if self.key_limiter is not None:
-            waits.append(("key", self.key_limiter.check(principal.key_id)))
-        if self.tenant_limiter is not None and principal.tenant is not None:
-            waits.append(("tenant", self.tenant_limiter.check(principal.tenant)))
-        for scope_name, wait in waits:
+            wait = self.key_limiter.check(principal.key_id)
             if wait > 0:
-                return Problem(
-                    429,
-                    f"rate limit of this {scope_name} exceeded; retry after {wait:.2f} s",
-                    type="rate-limited",
-                    headers={"Retry-After": retry_after_header(wait)},
-                )
+                return _rate_limited("key", wait)
+        if self.tenant_limiter is not None and principal.tenant is not None:
+            wait = self.tenant_limiter.check(principal.tenant)
+            if wait > 0:
+                return _rate_limited("tenant", wait)
         return None
+
+    def _limit_source(self, scope: Scope) -> Problem | None:
+        """Limit requests without a valid key per client address (they have no key to count)."""
+        if self.source_limiter is None:
+            return None
+        wait = self.source_limiter.check(_client(scope))
+        return (
+            _rate_limited("client address (requests without a valid API key)", wait)
+            if wait > 0
+            else None
+        )
 
     def _limited_receive(self, scope: Scope, receive: Receive) -> Receive:
         limit = self.limits.max_body_bytes
@@ -275,7 +304,7 @@ class PlatformMiddleware:
             "route": route,
             "status": status,
             "duration_ms": round(elapsed * 1000, 3),
-            "client": (scope.get("client") or ("",))[0],
+            "client": _client(scope),
         }
         if principal is not None:
             fields["key_id"] = principal.key_id
@@ -297,6 +326,20 @@ class _Outcome:
     started: bool = False
     principal: Principal | None = None
     problem: str | None = None
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def _rate_limited(scope_name: str, wait: float) -> Problem:
+    return Problem(
+        429,
+        f"rate limit of this {scope_name} exceeded; retry after {wait:.2f} s",
+        type="rate-limited",
+        headers={"Retry-After": retry_after_header(wait)},
+    )
 
 
 def _has_nul(query_string: bytes) -> bool:

@@ -2,17 +2,76 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from shieldx.platform.roles import Role
 
 TenantId = str
+# C0 controls and DEL: never in an identifier or a name (NUL cannot even be stored by
+# PostgreSQL; others end up in logs, CSV files and terminals).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Free text may hold tab, line feed and carriage return, and no other control.
+_CONTROL_BUT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class KeyCreate(BaseModel):
+def control_character(value: str, *, multiline: bool = False) -> str | None:
+    """A description of the first control character in VALUE (None when there is none)."""
+    found = (_CONTROL_BUT_WHITESPACE if multiline else _CONTROL).search(value)
+    if found is None:
+        return None
+    return f"U+{ord(found.group()):04X} at position {found.start()}"
+
+
+def _check_strings(value: Any, *, multiline: bool) -> None:
+    if isinstance(value, str):
+        bad = control_character(value, multiline=multiline)
+        if bad is not None:
+            allowed = " (tab, line feed and carriage return are allowed)" if multiline else ""
+            raise ValueError(f"must not contain control characters: found {bad}{allowed}")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _check_strings(item, multiline=multiline)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_strings(key, multiline=False)
+            _check_strings(item, multiline=multiline)
+    # Nested models are checked by their own class (each a RequestModel).
+
+
+class RequestModel(BaseModel):
+    """The base of every request body of every service: no control characters in any string.
+
+    Every string field, and every string inside a list, tuple or mapping field, is refused
+    (422) when it holds a C0 control character or DEL; the fields named in
+    `multiline_fields` are free text and may also hold tab, line feed and carriage return.
+    A field added later is covered without anyone remembering to.
+    """
+
+    multiline_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or isinstance(value, int | float | bool | datetime | BaseModel):
+            return value
+        _check_strings(value, multiline=info.field_name in cls.multiline_fields)
+        return value
+
+
+class KeyCreate(RequestModel):
     """POST /admin/keys."""
 
     model_config = ConfigDict(extra="forbid")
@@ -21,8 +80,8 @@ class KeyCreate(BaseModel):
     tenant: TenantId | None = Field(
         None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$"
     )
-    # A label shown in `shieldx keys list`: no control characters (NUL, terminal escapes).
-    name: str = Field("", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+    # A label shown in `shieldx keys list`: no control characters (RequestModel refuses them).
+    name: str = Field("", max_length=200)
 
 
 class KeyCreated(BaseModel):

@@ -10,7 +10,7 @@ import signal
 import socket
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 import uvicorn
@@ -19,6 +19,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shieldx.platform.app import platform_state
 from shieldx.platform.errors import PROBLEM_CONTENT_TYPE, problem_body
+
+if TYPE_CHECKING:
+    from shieldx.config import ServerSettings
 
 log = structlog.get_logger("shieldx.server")
 _T = TypeVar("_T")
@@ -44,28 +47,133 @@ class Listener:
         return f"http://{host}:{self.port}"
 
 
-class ProblemHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol, answering an unparsable request with problem+json too.
+@dataclass
+class ConnectionGuard:
+    """Connection limits of one process, shared by all its listeners (they share one loop)."""
 
-    A request the parser refuses (an over-long URL, a bad header byte) never reaches the
-    app; uvicorn's own answer is text/plain.
+    header_timeout: float = 10.0
+    max_connections: int = 4096
+    open: int = 0
+
+    @classmethod
+    def from_settings(cls, server: ServerSettings) -> ConnectionGuard:
+        """The guard server.header_timeout and server.max_connections describe."""
+        return cls(
+            header_timeout=server.header_timeout.total_seconds(),
+            max_connections=server.max_connections,
+        )
+
+
+def _problem_response(status: bytes, detail: str, slug: str, *extra: bytes) -> bytes:
+    body = problem_body(int(status.split()[0]), detail, instance="", slug=slug)
+    head = [
+        b"HTTP/1.1 " + status,
+        b"content-type: " + PROBLEM_CONTENT_TYPE.encode(),
+        b"content-length: " + str(len(body)).encode(),
+        b"x-content-type-options: nosniff",
+        b"cache-control: no-store",
+        b"connection: close",
+        *extra,
+    ]
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+class ProblemHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol with problem+json refusals, a header timeout and a cap.
+
+    uvicorn offers neither of the two limits: its keep-alive timer runs only between
+    requests (a connection that sends nothing, or half a request head, is never cut), and
+    limit_concurrency counts one listener's connections and refuses only a request whose
+    head is complete. So the header timer runs from the connection's start and from the
+    first byte of each later request until its head is complete (nginx's
+    client_header_timeout), and a connection beyond the process-wide cap is answered 503
+    and closed at once. A request the parser refuses gets problem+json, not text/plain.
     """
+
+    guard = ConnectionGuard()
+    _header_timer: asyncio.TimerHandle | None = None
+    _counted = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Count the connection; refuse it over the cap, else start the header timer."""
+        super().connection_made(transport)
+        guard = self.guard
+        guard.open += 1
+        self._counted = True
+        if guard.open > guard.max_connections:
+            log.warning(
+                "server.connection_refused", open=guard.open - 1, limit=guard.max_connections
+            )
+            transport.write(
+                _problem_response(
+                    b"503 Service Unavailable",
+                    f"too many open connections ({guard.max_connections} per process, "
+                    "server.max_connections); retry shortly",
+                    "too-many-connections",
+                    b"retry-after: 1",
+                )
+            )
+            transport.close()
+            return
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Release the connection's place under the cap."""
+        self._disarm_header_timer()
+        if self._counted:
+            self._counted = False
+            self.guard.open -= 1
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        """A later request on a kept-alive connection: its head must arrive in time too."""
+        super().on_message_begin()
+        if self._header_timer is None:
+            self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        """The head arrived: no header timeout until the next request begins."""
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def _arm_header_timer(self) -> None:
+        self._header_timer = self.loop.call_later(self.guard.header_timeout, self._header_timed_out)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a response is being written; its end arms the keep-alive timer
+        log.info("server.header_timeout", client=self.client[0] if self.client else "")
+        self.transport.write(
+            _problem_response(
+                b"408 Request Timeout",
+                f"the request head was not complete within {self.guard.header_timeout:g} s "
+                "(server.header_timeout)",
+                "request-timeout",
+            )
+        )
+        self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         """The 400 for a request that is not valid HTTP/1.1; the connection is closed."""
-        body = problem_body(
-            400, f"the request is not valid HTTP/1.1: {msg}", instance="", slug="bad-request"
+        self.transport.write(
+            _problem_response(
+                b"400 Bad Request", f"the request is not valid HTTP/1.1: {msg}", "bad-request"
+            )
         )
-        head = [
-            b"HTTP/1.1 400 Bad Request",
-            b"content-type: " + PROBLEM_CONTENT_TYPE.encode(),
-            b"content-length: " + str(len(body)).encode(),
-            b"x-content-type-options: nosniff",
-            b"cache-control: no-store",
-            b"connection: close",
-        ]
-        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
         self.transport.close()
+
+
+def guarded_protocol(guard: ConnectionGuard) -> type[ProblemHttpToolsProtocol]:
+    """The protocol class whose connections GUARD limits (one guard per process)."""
+    return type("GuardedHttpToolsProtocol", (ProblemHttpToolsProtocol,), {"guard": guard})
 
 
 class _Server(uvicorn.Server):
@@ -77,7 +185,11 @@ class _Server(uvicorn.Server):
 
 
 def uvicorn_config(
-    app: ASGIApp, *, shutdown_timeout: float = 15.0, keepalive_timeout: float = 5.0
+    app: ASGIApp,
+    *,
+    shutdown_timeout: float = 15.0,
+    keepalive_timeout: float = 5.0,
+    guard: ConnectionGuard | None = None,
 ) -> uvicorn.Config:
     """The uvicorn settings every listener uses (tests' live servers too)."""
     return uvicorn.Config(
@@ -85,7 +197,7 @@ def uvicorn_config(
         lifespan="on",
         log_config=None,
         access_log=False,
-        http=ProblemHttpToolsProtocol,
+        http=guarded_protocol(guard or ConnectionGuard()),
         loop="none",
         server_header=False,  # the platform does not advertise its server software
         proxy_headers=False,  # no trusted proxies unless configured
@@ -115,6 +227,7 @@ async def serve(
     *,
     shutdown_timeout: float,
     keepalive_timeout: float,
+    guard: ConnectionGuard | None = None,
     on_ready: Callable[[list[Listener]], None] | None = None,
 ) -> None:
     """Serve every listener until SIGINT/SIGTERM, then drain in-flight requests and return."""
@@ -130,10 +243,14 @@ async def serve(
         Listener(item.service, item.app, item.host, sock.getsockname()[1])
         for item, sock in zip(listeners, sockets, strict=True)
     ]
+    shared = guard or ConnectionGuard()  # one cap for every listener of the process
     servers = [
         _Server(
             uvicorn_config(
-                item.app, shutdown_timeout=shutdown_timeout, keepalive_timeout=keepalive_timeout
+                item.app,
+                shutdown_timeout=shutdown_timeout,
+                keepalive_timeout=keepalive_timeout,
+                guard=shared,
             )
         )
         for item in bound

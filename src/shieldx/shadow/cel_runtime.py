@@ -297,13 +297,14 @@ def parse_ip(value: object) -> tuple[int, int]:
     """Parse an IP address into (version, integer); IPv4-mapped IPv6 counts as IPv4."""
     text = string_arg(value, "inCidr")
     # inet_pton is strict (dotted quads only, no leading zeros) and ten times faster than ipaddress.
+    # ValueError: a NUL or a lone surrogate in the text, which inet_pton cannot even encode.
     try:
         return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
-    except OSError:
+    except (OSError, ValueError):
         pass
     try:
         packed = socket.inet_pton(socket.AF_INET6, text)
-    except OSError:
+    except (OSError, ValueError):
         raise CelEvalError(f"invalid IP address {text[:64]!r}") from None
     if packed[:12] == _V4_MAPPED:
         return 4, int.from_bytes(packed[12:], "big")

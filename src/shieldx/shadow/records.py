@@ -120,7 +120,7 @@ def normalize_record(
         path, query = path.split("?", 1)
     user_agent = _text(raw, "user_agent", limits.user_agent, headers.get("user-agent", ""))
     content_length = headers.get("content-length", "")
-    default_size = min(ascii_count(content_length.strip()) or 0, INT64_MAX)
+    default_size = min(_ascii_int(content_length) or 0, INT64_MAX)
     return RequestRecord(
         method=_text(raw, "method", limits.method, "GET"),
         path=path,
@@ -133,17 +133,6 @@ def normalize_record(
         body_size=min(_count(raw, "body_size", default_size), INT64_MAX),
         tenant=_text(raw, "tenant", limits.tenant, ""),
     )
-
-
-def ascii_count(text: str, default: int | None = 0) -> int | None:
-    """A non-negative integer written in ASCII digits (capped at INT64_MAX + 1), else DEFAULT.
-
-    str.isdigit() alone admits "²" (which int() refuses: a 500) and "٣" (which int() reads
-    as 3); numbers in records are ASCII or they are not numbers.
-    """
-    if not text or not text.isascii() or not text.isdigit():
-        return default
-    return int(text) if len(text) <= 19 else INT64_MAX + 1
 
 
 def _text(raw: Mapping[str, object], name: str, limit: int, default: str) -> str:
@@ -160,11 +149,19 @@ def _text(raw: Mapping[str, object], name: str, limit: int, default: str) -> str
 def _count(raw: Mapping[str, object], name: str, default: int) -> int:
     value = raw.get(name, default)
     if isinstance(value, str) and name == "asn":
-        number = ascii_count(value.upper().removeprefix("AS"), None)
-        value = value if number is None or number > INT64_MAX else number
+        number = _ascii_int(value.upper().removeprefix("AS"))
+        value = value if number is None else number
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
         raise RecordError(f"{name} must be a non-negative integer (got {value!r})")
     return value
+
+
+def _ascii_int(text: str) -> int | None:
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() then refuses or
+    # reads as another number; and int() refuses strings over 4,300 digits.
+    if 0 < len(text) <= 20 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def _headers(value: object, limits: RecordLimits) -> dict[str, str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from shieldx.platform.schemas import RequestModel
 from shieldx.shadow.domain import ErrorPolicy
 from shieldx.shadow.rollout import Strategy
 from shieldx.shadow.settings import check_stages, check_sticky_key
@@ -16,23 +17,17 @@ from shieldx.shadow.timeutil import Duration
 _WEEK = timedelta(days=7)
 
 
-class Body(BaseModel):
-    """Base of every request body: unknown keys and NUL characters in strings are refused."""
+class Body(RequestModel):
+    """Base of every request body: unknown keys and control characters in strings are refused."""
 
     # allow_inf_nan: JSON has no Infinity, but 1e309 parses to it; no field means that.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        # Names and reasons land in text columns, which PostgreSQL refuses NUL in (a 500).
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain a NUL character (U+0000)")
-        return value
-
 
 class RuleIn(Body):
     """One rule; the domain checks the id, action and expression and names the rule at fault."""
+
+    multiline_fields = frozenset({"expression", "description"})
 
     id: str = Field(max_length=128)
     expression: str = Field(max_length=65_536)
@@ -136,12 +131,16 @@ class DeployCreate(Body):
 class GatewayIn(Body):
     """POST /shadow/gateways."""
 
+    multiline_fields = frozenset({"description"})
+
     gateway_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
     description: str = Field("", max_length=500)
 
 
 class TargetingIn(Body):
     """A flag targeting rule."""
+
+    multiline_fields = frozenset({"expression"})
 
     expression: str = Field(max_length=8192)
     variant: str = Field(max_length=128)

@@ -120,6 +120,12 @@ def _hostile_inputs(seed: int) -> list[bytes]:
         inputs.append(bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300))))
     inputs.append(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
     inputs.append(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X: y\r\n" * 5000)
+    # Latin-1 "\xb2" is "²", a digit to str.isdigit() that int() refuses; and int() refuses
+    # more than 4,300 digits.
+    for length in (b"\xb2", b"\xb9\xb2", b"9" * 5000):
+        inputs.append(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n")
+    for port in (b"\xb2", b"9" * 5000):
+        inputs.append(b"GET /index.html HTTP/1.1\r\nHost: x:" + port + b"\r\n\r\n")
     return inputs
 
 

@@ -12,7 +12,7 @@ from ..messages import ConnectionState, Rejection, Request, RequestLine, Respons
 from ..templates import PageTemplate, Template
 from .apache_files import ApacheFiles, host_and_port
 from .base import NO_BODY, BodyFraming, Dialect
-from .common import TOKEN_CHARS, html_escape
+from .common import TOKEN_CHARS, html_escape, is_number
 from .uris import split_absolute
 
 #: ap_status_drops_connection: statuses after which httpd never keeps the connection.
@@ -164,7 +164,7 @@ class ApacheDialect(Dialect):
             if length is not None:
                 fields.pop("content-length")
                 request.keep_alive = False
-        elif length is not None and not length.isdigit():
+        elif length is not None and not is_number(length):
             raise Rejection(400)
         request.keep_alive = request.keep_alive and self.keep_alive_wanted(
             line, fields.get("connection")

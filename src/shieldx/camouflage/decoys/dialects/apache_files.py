@@ -8,7 +8,15 @@ from ..exchanges import DynamicResponse
 from ..httpdate import format_http_date, parse_http_date
 from ..messages import ConnectionState, Request, Response
 from ..templates import StaticFile, Template
-from .common import AboveRoot, BadEscape, gzip_member, normalize_path, percent_decode, single_range
+from .common import (
+    AboveRoot,
+    BadEscape,
+    gzip_member,
+    is_number,
+    normalize_path,
+    percent_decode,
+    single_range,
+)
 
 if TYPE_CHECKING:
     from .apache import ApacheDialect
@@ -67,7 +75,7 @@ def host_and_port(value: str) -> tuple[str, int | None] | None:
         has_port = bool(sep)
         if not host or ".." in host or any(c not in _HOST_CHARS for c in host):
             return None
-    if has_port and not port_text.isdigit():
+    if has_port and not is_number(port_text):
         return None
     return host, int(port_text) if has_port else None
 

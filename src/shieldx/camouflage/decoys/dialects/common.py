@@ -12,6 +12,15 @@ TOKEN_CHARS = frozenset(
 )
 
 
+def is_number(text: str, max_digits: int = 19) -> bool:
+    """ASCII digits, at most MAX_DIGITS of them: what the real servers' parsers take.
+
+    Headers are decoded as Latin-1, where str.isdigit() also accepts "\u00b2" (which int()
+    refuses), and int() refuses more than 4,300 digits: both would be a decoy's own 500.
+    """
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
 class BadEscape(ValueError):
     """A '%' not followed by two hex digits."""
 

@@ -11,7 +11,14 @@ from ..httpdate import format_http_date, parse_http_date
 from ..messages import ConnectionState, Rejection, Request, RequestLine, Response
 from ..templates import PageTemplate, StaticFile, Template
 from .base import NO_BODY, BodyFraming, Dialect
-from .common import TOKEN_CHARS, AboveRoot, BadEscape, normalize_path, percent_decode
+from .common import (
+    TOKEN_CHARS,
+    AboveRoot,
+    BadEscape,
+    is_number,
+    normalize_path,
+    percent_decode,
+)
 from .uris import split_absolute
 
 _SLOTS = ("title", "detail", "heading", "status", "message")
@@ -133,7 +140,7 @@ class IisDialect(Dialect):
         if host is not None and (not host or any(c not in _HOST_CHARS for c in host.lower())):
             raise Rejection(400, "hostname")
         length = fields.get("content-length")
-        if length is not None and not length.isdigit():
+        if length is not None and not is_number(length):
             raise Rejection(400, "bad_request")
         encoding = fields.get("transfer-encoding")
         if encoding is not None and encoding.lower() != "chunked":

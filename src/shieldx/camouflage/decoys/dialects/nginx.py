@@ -10,6 +10,7 @@ from .base import NO_BODY, BodyFraming
 from .common import (
     AboveRoot,
     BadEscape,
+    is_number,
     normalize_path,
     percent_decode,
 )
@@ -159,7 +160,7 @@ class NginxDialect(NginxResponses):
         if host is None and line.version > (1, 0):
             raise Rejection(400)
         length = fields.get("content-length")
-        if length is not None and not length.isdigit():
+        if length is not None and not is_number(length):
             raise Rejection(400)
         encoding = fields.get("transfer-encoding")
         if encoding is not None:

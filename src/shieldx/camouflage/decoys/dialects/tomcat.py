@@ -9,7 +9,15 @@ from ..exchanges import DynamicResponse
 from ..messages import ConnectionState, Rejection, Request, RequestLine, Response
 from ..templates import PageTemplate, Template
 from .base import NO_BODY, BodyFraming, Dialect
-from .common import TOKEN_CHARS, AboveRoot, BadEscape, chunked, normalize_path, percent_decode
+from .common import (
+    TOKEN_CHARS,
+    AboveRoot,
+    BadEscape,
+    chunked,
+    is_number,
+    normalize_path,
+    percent_decode,
+)
 from .uris import split_absolute
 
 #: HttpParser: bytes never allowed in a request target.
@@ -145,7 +153,7 @@ class TomcatDialect(Dialect):
             raise Rejection(400)
         length = fields.get("content-length")
         encoding = fields.get("transfer-encoding")
-        if (length is not None and not length.isdigit()) or (length and encoding):
+        if (length is not None and not is_number(length)) or (length and encoding):
             raise Rejection(400)
         if encoding is not None and encoding.lower() not in ("chunked", "identity"):
             raise Rejection(501)
