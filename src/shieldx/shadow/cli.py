@@ -211,7 +211,7 @@ def bench(
         bool,
         typer.Option(
             "--isolation",
-            help="Only measure credits /health p99 under `shieldx up` while /shadow/decide is "
+            help="Only measure credits /health p99 under shieldx up while /shadow/decide is "
             "saturated with the worst rule set the budget accepts (wrk).",
         ),
     ] = False,
