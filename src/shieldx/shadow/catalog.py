@@ -27,12 +27,28 @@ class UnknownRuleSet(LookupError):
         super().__init__(f"tenant {tenant!r} has no rule set {which!r}")
 
 
+class OverBudget(ValueError):
+    """A rule set whose total cost bound exceeds shadow.max_ruleset_cost."""
+
+    def __init__(self, ruleset: RuleSet, budget: int) -> None:
+        worst = ", ".join(f"{rule_id} ({cost})" for rule_id, cost in ruleset.costliest())
+        super().__init__(
+            f"the rule set's estimated cost per request is {ruleset.cost}, over the budget of "
+            f"{budget} (setting shadow.max_ruleset_cost); the costliest rules: {worst}. "
+            "Drop or narrow rules (loops over headers cost up to their count per iteration)"
+        )
+        self.cost, self.budget = ruleset.cost, budget
+
+
 class RuleSetCatalog:
     """Creates rule sets and hands out their compiled form; blocking, thread-safe."""
 
-    def __init__(self, store: RuleSetStore, *, capacity: int = 256) -> None:
+    def __init__(
+        self, store: RuleSetStore, *, capacity: int = 256, max_cost: int | None = None
+    ) -> None:
         self.store = store
         self.capacity = capacity
+        self.max_cost = max_cost
         self._cache: OrderedDict[CacheKey, RuleSet] = OrderedDict()
         self._lock = threading.Lock()
         self.compilations = 0
@@ -47,9 +63,14 @@ class RuleSetCatalog:
         created_by: str,
         now: datetime,
     ) -> RuleSet:
-        """Compile RULES (InvalidRuleSet names every rule at fault), then store a new version."""
+        """Compile RULES (InvalidRuleSet names every rule at fault), then store a new version.
+
+        OverBudget when the rule set's total cost bound exceeds max_cost: nothing is stored.
+        """
         compiled = RuleSet.compile(name, 1, rules, on_error)
         self.compilations += 1
+        if self.max_cost is not None and compiled.cost > self.max_cost:
+            raise OverBudget(compiled, self.max_cost)
         version = self.store.insert_next(
             tenant=tenant,
             name=name,

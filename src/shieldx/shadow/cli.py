@@ -207,6 +207,14 @@ def bench(
     http: Annotated[
         bool, typer.Option("--http", help="Also measure /shadow/decide over HTTP with wrk.")
     ] = False,
+    isolation: Annotated[
+        bool,
+        typer.Option(
+            "--isolation",
+            help="Only measure credits /health p99 under shieldx up while /shadow/decide is "
+            "saturated with the worst rule set the budget accepts (wrk).",
+        ),
+    ] = False,
     duration: Annotated[float, typer.Option(help="Seconds of HTTP load.", min=1)] = 10.0,
     connections: Annotated[int, typer.Option(help="HTTP connections.", min=1)] = 100,
     threads: Annotated[int, typer.Option(help="wrk threads.", min=1)] = 1,
@@ -222,6 +230,17 @@ def bench(
     from shieldx.platform.loadgen import LoadGenError
     from shieldx.shadow.bench import run_benchmark
 
+    option = orjson.OPT_INDENT_2 if not json_out else 0
+    if isolation:
+        from shieldx.shadow.bench_isolation import isolation_benchmark
+
+        try:
+            doc = isolation_benchmark(duration=duration)
+        except LoadGenError as exc:
+            _fail(str(exc), code=1)
+        doc["machine"] = machine()
+        print(orjson.dumps(doc, option=option).decode())
+        return
     report = run_benchmark(decisions=decisions, celpy_decisions=200 if celpy else 0)
     report["machine"] = machine()
     if http:
@@ -233,7 +252,6 @@ def bench(
             )
         except LoadGenError as exc:
             _fail(str(exc), code=1)
-    option = orjson.OPT_INDENT_2 if not json_out else 0
     print(orjson.dumps(report, option=option).decode())
 
 

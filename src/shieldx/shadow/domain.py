@@ -140,6 +140,8 @@ class RuleSet:
     on_error: ErrorPolicy
     compiled: Mapping[str, CompiledExpression] = field(repr=False, compare=False)
     default_action: Action = Action.ALLOW
+    #: The static bound of one evaluation: the sum of the rules' cost bounds (see cel.py).
+    cost: int = field(default=0, compare=False)
     _plan: tuple[_Step, ...] = field(default=(), repr=False, compare=False)
     _names: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
@@ -186,8 +188,20 @@ class RuleSet:
             for r in ordered
         )
         return cls(
-            name, version, tuple(rules), policy, compiled, _plan=plan, _names=tuple(env.variables)
+            name,
+            version,
+            tuple(rules),
+            policy,
+            compiled,
+            cost=sum(c.cost for c in compiled.values()),
+            _plan=plan,
+            _names=tuple(env.variables),
         )
+
+    def costliest(self, count: int = 3) -> list[tuple[str, int]]:
+        """The COUNT rules with the highest cost bounds, as (rule id, cost), highest first."""
+        ranked = sorted(self.compiled.items(), key=lambda item: -item[1].cost)
+        return [(rule_id, c.cost) for rule_id, c in ranked[:count]]
 
     @property
     def ref(self) -> str:

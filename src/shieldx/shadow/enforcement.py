@@ -8,16 +8,14 @@ request (the stable version is also a test's control, say) is evaluated once.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-import anyio.to_thread
 
 from shieldx.shadow.domain import Action, Decision, RuleSet
 from shieldx.shadow.flags import Variant, assign_variant, sticky_unit
 from shieldx.shadow.metrics import ShadowMetrics
-from shieldx.shadow.records import Label, RequestRecord, TrafficRecord
-from shieldx.shadow.routing import Route, RoutingSnapshot, RunningExperiment
+from shieldx.shadow.records import Label, RequestRecord
+from shieldx.shadow.routing import Route, RoutingSnapshot
 from shieldx.shadow.tallies import ExperimentTally, PendingCounts
 
 #: The verdict where no rule set is enforced yet (a first deployment's stable share).
@@ -55,30 +53,6 @@ def _on_candidate(route: Route, record: RequestRecord, gateway: str | None) -> b
     return assign_variant(route.deployment_id, unit, route.percentage) is Variant.CANDIDATE
 
 
-def evaluate_batch(
-    experiments: Sequence[RunningExperiment],
-    items: Sequence[TrafficRecord],
-    client_bound: int,
-    metrics: ShadowMetrics,
-) -> dict[str, ExperimentTally]:
-    """Blocking: evaluate both rule sets of every test on every record; return the tallies."""
-    tallies = {e.id: ExperimentTally() for e in experiments}
-    observe, clock = metrics.traffic_seconds.observe, time.perf_counter
-    for item in items:
-        record = item.record
-        started = clock()
-        for experiment in experiments:
-            control = experiment.control.decide(record)
-            candidate = experiment.candidate.decide(record)
-            unit = sticky_unit(record, experiment.sticky_key)
-            variant = assign_variant(experiment.hash_seed, unit, experiment.split)
-            tallies[experiment.id].observe(
-                variant, control, candidate, item.label, record["ip"], client_bound
-            )
-        observe(clock() - started)
-    return tallies
-
-
 class Enforcer:
     """Decides requests and counts traffic against the current routing snapshot."""
 
@@ -102,14 +76,20 @@ class Enforcer:
         *,
         label: Label | None = None,
         gateway: str | None = None,
+        snapshot: RoutingSnapshot | None = None,
+        known: Mapping[int, Decision] | None = None,
     ) -> dict[str, Any]:
-        """The enforced decision for one request, with the shadow decisions beside it."""
-        snapshot = self.snapshot
+        """The enforced decision for one request, with the shadow decisions beside it.
+
+        KNOWN holds decisions already made (in a worker process) by id of their rule set in
+        SNAPSHOT, the snapshot they were made against; anything else is evaluated here.
+        """
+        snapshot = snapshot or self.snapshot
         route = snapshot.routes.get(tenant)
         if route is None:
             raise NoRoute(tenant)
         started = time.perf_counter()
-        seen: dict[int, Decision] = {}
+        seen: dict[int, Decision] = dict(known) if known else {}
 
         def run(ruleset: RuleSet | None) -> Decision:
             if ruleset is None:
@@ -159,15 +139,14 @@ class Enforcer:
             "shadow": shadow,
         }
 
-    async def ingest(self, tenant: str, items: Sequence[TrafficRecord]) -> list[str]:
-        """Evaluate a mirror batch for the tenant's running tests; return their ids."""
-        experiments = self.snapshot.experiments.get(tenant, ())
-        if not experiments or not items:
-            return [e.id for e in experiments]
+    def count_traffic(
+        self, tallies: Sequence[Mapping[str, ExperimentTally]], timings: Sequence[float]
+    ) -> None:
+        """Add evaluated traffic to the pending counts and the metrics."""
         bound = self.pending.client_bound
-        tallies = await anyio.to_thread.run_sync(
-            evaluate_batch, experiments, items, bound, self.metrics
-        )
-        for test_id, tally in tallies.items():
-            self.pending.test(test_id).merge(tally, bound)
-        return [e.id for e in experiments]
+        for part in tallies:
+            for test_id, tally in part.items():
+                self.pending.test(test_id).merge(tally, bound)
+        observe = self.metrics.traffic_seconds.observe
+        for seconds in timings:
+            observe(seconds)

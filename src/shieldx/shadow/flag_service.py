@@ -65,6 +65,7 @@ class FlagService:
         clock: Clock,
         probe: SqliteVersionProbe | None,
         max_staleness: float = 0.0,
+        max_cost: int | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
@@ -72,6 +73,7 @@ class FlagService:
         self.clock = clock
         self._probe = probe
         self._max_staleness = max_staleness
+        self._max_cost = max_cost
         self._monotonic = monotonic
         self._flags: dict[FlagKey, tuple[int, Flag, StoredFlag]] = {}
         self._applied = -1
@@ -143,7 +145,7 @@ class FlagService:
         self, tenant: str, key: str, definition: Mapping[str, Any], enabled: bool
     ) -> dict[str, Any]:
         """Blocking: create a flag; 409 when the key exists, 422 when it does not compile."""
-        flag = _compile(key, enabled, definition)
+        flag = self._compile(key, enabled, definition)
         try:
             stored = self.store.create(tenant, flag, self.clock())
         except FlagExists:
@@ -157,7 +159,7 @@ class FlagService:
         self, tenant: str, key: str, definition: Mapping[str, Any], enabled: bool
     ) -> dict[str, Any]:
         """Blocking: overwrite a flag (a PATCH merges into the current definition first)."""
-        stored = self.store.replace(tenant, _compile(key, enabled, definition), self.clock())
+        stored = self.store.replace(tenant, self._compile(key, enabled, definition), self.clock())
         if stored is None:
             raise Problem(404, f"no flag {key!r}", type="flag-not-found")
         self.load()
@@ -175,6 +177,21 @@ class FlagService:
         if stored is None:
             raise Problem(404, f"no flag {key!r}", type="flag-not-found")
         return stored
+
+    def _compile(self, key: str, enabled: bool, definition: Mapping[str, Any]) -> Flag:
+        flag = _compile(key, enabled, definition)
+        # Flags are evaluated on the event loop every service shares: bound the whole flag.
+        if self._max_cost is not None and flag.cost > self._max_cost:
+            raise Problem(
+                422,
+                f"the flag's targeting rules cost {flag.cost} per evaluation together, over the "
+                f"budget of {self._max_cost} (setting shadow.inline_cost: flags are evaluated "
+                "inline); use fewer or narrower targeting rules",
+                type="invalid-flag",
+                cost=flag.cost,
+                budget=self._max_cost,
+            )
+        return flag
 
     def close(self) -> None:
         """Release the probe's connection."""

@@ -196,6 +196,11 @@ class Flag:
             tuple(compiled),
         )
 
+    @property
+    def cost(self) -> int:
+        """The static cost bound of one evaluation: the sum of the targeting rules' bounds."""
+        return sum(c.cost for c in self._compiled)
+
     def evaluate(self, context: Mapping[str, object]) -> Resolution:
         """Resolve the flag for an evaluation context (see the module docstring)."""
         default = self.default_variant

@@ -60,7 +60,9 @@ def decide_router(service: ShadowService) -> APIRouter:
             )
         item = parse_record(_json_body(await request.body()), "the record")
         owner = caller.tenant_for(tenant or item.record["tenant"] or None)
-        return _json(service.decide(owner, item.record, label=item.label, gateway=gateway))
+        return _json(
+            await service.decide_request(owner, item.record, label=item.label, gateway=gateway)
+        )
 
     router.routes.append(Route("/shadow/decide", decide, methods=["POST"]))
     router.add_api_route(

@@ -8,7 +8,8 @@ replaces the old one in a single assignment, and only when it is at least as new
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -58,6 +59,8 @@ class RoutingSnapshot:
     version: int = -1
     routes: Mapping[str, Route] = field(default_factory=dict)
     experiments: Mapping[str, tuple[RunningExperiment, ...]] = field(default_factory=dict)
+    #: Per tenant, the static cost bound of one decision (decision_cost).
+    costs: Mapping[str, int] = field(default_factory=dict)
 
 
 def load_routing(
@@ -78,9 +81,37 @@ def load_routing(
         loaded = _experiment(experiment, catalog)
         if loaded is not None:
             by_tenant.setdefault(experiment.tenant, []).append(loaded)
-    return RoutingSnapshot(
+    snapshot = RoutingSnapshot(
         version, routes, {tenant: tuple(items) for tenant, items in by_tenant.items()}
     )
+    tenants = set(snapshot.routes) | set(snapshot.experiments)
+    costs = {tenant: decision_cost(snapshot, tenant) for tenant in tenants}
+    return dataclasses.replace(snapshot, costs=costs)
+
+
+def tenant_rulesets(snapshot: RoutingSnapshot, tenant: str) -> list[RuleSet]:
+    """The distinct rule sets one decision for TENANT evaluates (enforced, shadow, tests)."""
+    found: dict[int, RuleSet] = {}
+    route = snapshot.routes.get(tenant)
+    candidates: list[RuleSet | None] = []
+    if route is not None:
+        candidates += [route.stable, route.candidate]
+    for experiment in snapshot.experiments.get(tenant, ()):
+        candidates += [experiment.control, experiment.candidate]
+    for ruleset in candidates:
+        if ruleset is not None:
+            found.setdefault(id(ruleset), ruleset)
+    return list(found.values())
+
+
+def decision_cost(snapshot: RoutingSnapshot, tenant: str) -> int:
+    """The static cost bound of one /shadow/decide for TENANT."""
+    return sum(r.cost for r in tenant_rulesets(snapshot, tenant))
+
+
+def traffic_cost(experiments: Sequence[RunningExperiment]) -> int:
+    """The static cost bound of one mirror record: both rule sets of every running test."""
+    return sum(e.control.cost + e.candidate.cost for e in experiments)
 
 
 def _compiled(catalog: RuleSetCatalog, tenant: str, ref: RulesetRef | None) -> RuleSet | None:

@@ -9,8 +9,9 @@ import anyio.to_thread
 import orjson
 
 from shieldx.platform.errors import Problem
-from shieldx.shadow.catalog import RuleSetCatalog, UnknownRuleSet
-from shieldx.shadow.domain import ErrorPolicy, InvalidRuleSet, Rule, parse_ruleset_ref
+from shieldx.shadow.catalog import OverBudget, RuleSetCatalog, UnknownRuleSet
+from shieldx.shadow.domain import ErrorPolicy, InvalidRuleSet, Rule, RuleSet, parse_ruleset_ref
+from shieldx.shadow.evaluation_pool import EvaluationPool, EvaluationUnavailable
 from shieldx.shadow.records import RequestRecord
 from shieldx.shadow.ruleset_store import StoredRuleSet, encode_rules
 from shieldx.shadow.timeutil import Clock, iso
@@ -34,9 +35,13 @@ def ruleset_doc(stored: StoredRuleSet, evaluation_order: Sequence[str]) -> dict[
 class RuleSetService:
     """Rule set operations for the API (blocking work in worker threads)."""
 
-    def __init__(self, *, catalog: RuleSetCatalog, clock: Clock) -> None:
+    def __init__(
+        self, *, catalog: RuleSetCatalog, clock: Clock, pool: EvaluationPool, inline_cost: int
+    ) -> None:
         self.catalog = catalog
         self.clock = clock
+        self.pool = pool
+        self.inline_cost = inline_cost
 
     async def create(
         self, *, tenant: str, name: str, rules: list[Rule], on_error: ErrorPolicy, created_by: str
@@ -62,6 +67,10 @@ class RuleSetService:
                 for p in exc.problems
             ]
             raise Problem(422, str(exc), type="invalid-ruleset", problems=problems) from None
+        except OverBudget as exc:
+            raise Problem(
+                422, str(exc), type="ruleset-over-budget", cost=exc.cost, budget=exc.budget
+            ) from None
         except ValueError as exc:
             raise Problem(422, str(exc), type="invalid-ruleset") from None
 
@@ -102,22 +111,30 @@ class RuleSetService:
     async def check(self, tenant: str, ref: str, record: RequestRecord) -> dict[str, Any]:
         """Evaluate one record by hand: the decision and every matching rule."""
 
-        def run() -> dict[str, Any]:
+        def load() -> RuleSet:
             name, version = _parse_ref(ref)
-            ruleset = self.catalog.compiled(self._stored(tenant, name, version))
-            decision = ruleset.evaluate_all(record)
-            return {
-                "ruleset": ruleset.name,
-                "version": ruleset.version,
-                "action": decision.action.value,
-                "rule_id": decision.rule_id,
-                "matched_rules": list(decision.matched),
-                "errors": [{"rule_id": f.rule_id, "message": f.message} for f in decision.errors],
-                "by_error": decision.by_error,
-                "record": dict(record),
-            }
+            return self.catalog.compiled(self._stored(tenant, name, version))
 
-        return await anyio.to_thread.run_sync(run)
+        ruleset = await anyio.to_thread.run_sync(load)
+        if ruleset.cost <= self.inline_cost:
+            decision = ruleset.evaluate_all(record)
+        else:
+            try:
+                decision = await self.pool.evaluate_all(ruleset, record)
+            except EvaluationUnavailable as exc:
+                raise Problem(
+                    503, str(exc), type="evaluation-unavailable", headers={"Retry-After": "1"}
+                ) from None
+        return {
+            "ruleset": ruleset.name,
+            "version": ruleset.version,
+            "action": decision.action.value,
+            "rule_id": decision.rule_id,
+            "matched_rules": list(decision.matched),
+            "errors": [{"rule_id": f.rule_id, "message": f.message} for f in decision.errors],
+            "by_error": decision.by_error,
+            "record": dict(record),
+        }
 
 
 def _parse_ref(ref: str) -> tuple[str, int | None]:

@@ -8,11 +8,11 @@ from typing import Any, Literal, Self
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from shieldx.platform.schemas import RequestModel
-from shieldx.platform.settings_types import Duration
 from shieldx.shadow.domain import ErrorPolicy
 from shieldx.shadow.rollout import Strategy
 from shieldx.shadow.settings import check_stages, check_sticky_key
 from shieldx.shadow.stats import Metric
+from shieldx.shadow.timeutil import Duration
 
 _WEEK = timedelta(days=7)
 
@@ -20,7 +20,8 @@ _WEEK = timedelta(days=7)
 class Body(RequestModel):
     """Base of every request body: unknown keys and control characters in strings are refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan: JSON has no Infinity, but 1e309 parses to it; no field means that.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class RuleIn(Body):
@@ -46,7 +47,7 @@ class RuleSetCreate(Body):
 class PriorIn(Body):
     """A Gaussian prior on the effect (proper by default when given)."""
 
-    mean: float = 0.0
+    mean: float = Field(0.0, ge=-1e6, le=1e6)
     variance: float = Field(1.0, gt=0, le=1e6)
     proper: bool = True
     scale: Literal["relative", "absolute"] = "relative"

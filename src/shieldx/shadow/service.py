@@ -1,7 +1,9 @@
 """The shadow service's application layer: wires the parts together and owns the background work.
 
-Blocking work (SQL, compiling rule sets, evaluating mirror batches) runs in worker threads;
-the hot path (`decide`) runs on the event loop with no I/O. Background tasks: the counter
+Blocking work (SQL, compiling rule sets) runs in worker threads; rule evaluations whose
+static cost bound is above shadow.inline_cost (expensive decisions, mirror batches) run in
+worker processes (evaluation_pool). The hot path (`decide` on an affordable rule set) runs
+on the event loop with no I/O. Background tasks: the counter
 flusher (every shadow.flush_interval), the routing refresher (every shadow.refresh_interval:
 picks up changes made by other processes) and the deployment controller (every
 deployment.health_check_interval).
@@ -26,6 +28,7 @@ from shieldx.shadow.deployment_report import deployment_report, deployment_summa
 from shieldx.shadow.deployment_store import DeploymentStore
 from shieldx.shadow.deployments import DeploymentService, DeployRequest
 from shieldx.shadow.enforcement import Enforcer, NoRoute
+from shieldx.shadow.evaluation_pool import EvaluationPool, EvaluationUnavailable, evaluate_records
 from shieldx.shadow.experiment_store import ExperimentStore
 from shieldx.shadow.experiments import ExperimentService
 from shieldx.shadow.flag_service import FlagService
@@ -36,7 +39,7 @@ from shieldx.shadow.metrics import ShadowMetrics
 from shieldx.shadow.records import Label, RequestRecord, TrafficRecord
 from shieldx.shadow.results import experiment_doc
 from shieldx.shadow.rollout import Status
-from shieldx.shadow.routing import load_routing
+from shieldx.shadow.routing import load_routing, tenant_rulesets, traffic_cost
 from shieldx.shadow.ruleset_store import RuleSetStore
 from shieldx.shadow.rulesets import RuleSetService
 from shieldx.shadow.tallies import PendingCounts
@@ -61,8 +64,16 @@ class ShadowService:
         shadow = settings.shadow
         self.db, self.settings, self.metrics, self.clock = db, settings, metrics, clock
         self.pending = PendingCounts(shadow.blast_radius_exact_clients)
-        self.catalog = RuleSetCatalog(RuleSetStore(db), capacity=shadow.ruleset_cache_size)
-        self.rulesets = RuleSetService(catalog=self.catalog, clock=clock)
+        self.catalog = RuleSetCatalog(
+            RuleSetStore(db), capacity=shadow.ruleset_cache_size, max_cost=shadow.max_ruleset_cost
+        )
+        self.pool = EvaluationPool(
+            workers=shadow.evaluation_workers, timeout=shadow.evaluation_timeout.total_seconds()
+        )
+        self.inline_cost = shadow.inline_cost
+        self.rulesets = RuleSetService(
+            catalog=self.catalog, clock=clock, pool=self.pool, inline_cost=shadow.inline_cost
+        )
         self.experiment_store = ExperimentStore(db)
         self.deployment_store = DeploymentStore(db)
         self.gateways = GatewayStore(db)
@@ -89,6 +100,7 @@ class ShadowService:
             clock=clock,
             probe=version_probe(db),
             max_staleness=shadow.flag_max_staleness.total_seconds(),
+            max_cost=shadow.inline_cost,
         )
         self.flusher = CounterFlusher(
             db=db,
@@ -133,6 +145,7 @@ class ShadowService:
                 await task
         self._tasks = []
         await self.flusher.close()
+        await anyio.to_thread.run_sync(self.pool.close)
         self.flags.close()
         if self._probe is not None:
             self._probe.close()
@@ -143,6 +156,17 @@ class ShadowService:
             load_routing, self.db, self.catalog, self.experiment_store
         )
         self.enforcer.install(snapshot)
+        heavy = [
+            ruleset
+            for tenant, cost in snapshot.costs.items()
+            if cost > self.inline_cost
+            for ruleset in tenant_rulesets(snapshot, tenant)
+        ]
+        if heavy:
+            # Start the workers and compile there now, not on the first request's deadline.
+            if not self.pool.started:
+                await anyio.to_thread.run_sync(self.pool.start)
+            self.pool.warm(heavy)
 
     async def refresh_routing(self) -> None:
         """Reload the routing snapshot if another process changed it (the cheap check first)."""
@@ -163,23 +187,76 @@ class ShadowService:
     # Traffic and decisions -----------------------------------------------------------------
 
     async def ingest(self, tenant: str, items: Sequence[TrafficRecord]) -> dict[str, Any]:
-        """The mirror feed: count a batch for every running test of the tenant."""
-        tests = await self.enforcer.ingest(tenant, items)
+        """The mirror feed: count a batch for every running test of the tenant.
+
+        413 when the batch's cost bound (records x the cost of the rule sets its running
+        tests evaluate) is over shadow.max_batch_cost.
+        """
+        experiments = self.enforcer.snapshot.experiments.get(tenant, ())
+        per_record = traffic_cost(experiments)
+        budget = self.settings.shadow.max_batch_cost
+        if per_record * len(items) > budget:
+            fits = budget // per_record
+            raise Problem(
+                413,
+                f"this batch's estimated cost is {per_record * len(items)} ({len(items)} records "
+                f"x {per_record} for the rule sets of {len(experiments)} running tests), over "
+                f"the budget of {budget} (setting shadow.max_batch_cost); send at most {fits} "
+                "records per batch",
+                type="batch-over-budget",
+                cost=per_record * len(items),
+                budget=budget,
+                max_records=fits,
+            )
+        if experiments and items:
+            bound = self.pending.client_bound
+            if per_record * len(items) <= self.inline_cost:
+                tallies, timings = evaluate_records(experiments, items, bound)
+                self.enforcer.count_traffic([tallies], timings)
+            else:
+                parts, timings = await self.pool.traffic(experiments, items, bound, per_record)
+                self.enforcer.count_traffic(parts, timings)
         labelled = sum(1 for item in items if item.label is not None)
-        return {"accepted": len(items), "labelled": labelled, "tests": tests}
+        return {"accepted": len(items), "labelled": labelled, "tests": [e.id for e in experiments]}
 
     def decide(
         self, tenant: str, record: RequestRecord, *, label: Label | None, gateway: str | None
     ) -> dict[str, Any]:
-        """The enforcement point; 404 when nothing is deployed for the tenant."""
+        """The enforcement point, evaluated here whatever the cost; 404 when nothing is deployed.
+
+        For in-process callers; the HTTP route uses decide_request, which keeps costly
+        evaluations off the event loop.
+        """
         try:
             return self.enforcer.decide(tenant, record, label=label, gateway=gateway)
         except NoRoute:
+            raise _nothing_deployed(tenant) from None
+
+    async def decide_request(
+        self, tenant: str, record: RequestRecord, *, label: Label | None, gateway: str | None
+    ) -> dict[str, Any]:
+        """/shadow/decide: like decide, with costly evaluations in the evaluation pool.
+
+        An affordable decision (cost bound at most shadow.inline_cost) runs right here; a
+        costlier one in a worker process, 503 when that misses shadow.evaluation_timeout.
+        """
+        snapshot = self.enforcer.snapshot
+        try:
+            if snapshot.costs.get(tenant, 0) <= self.inline_cost:
+                return self.enforcer.decide(
+                    tenant, record, label=label, gateway=gateway, snapshot=snapshot
+                )
+            if tenant not in snapshot.routes:
+                raise NoRoute(tenant)
+            known = await self.pool.decide(tenant_rulesets(snapshot, tenant), record)
+            return self.enforcer.decide(
+                tenant, record, label=label, gateway=gateway, snapshot=snapshot, known=known
+            )
+        except NoRoute:
+            raise _nothing_deployed(tenant) from None
+        except EvaluationUnavailable as exc:
             raise Problem(
-                404,
-                f"no rule set is deployed for tenant {tenant!r}; deploy one with "
-                "POST /shadow/deploy (strategy 'immediate' for the first)",
-                type="nothing-deployed",
+                503, str(exc), type="evaluation-unavailable", headers={"Retry-After": "1"}
             ) from None
 
     # A/B tests --------------------------------------------------------------------------------
@@ -303,3 +380,12 @@ class ShadowService:
         """Resolve a flag, after making sure a kill switch set anywhere is seen."""
         await self.flags.ensure_fresh()
         return self.flags.evaluate(tenant, key, context)
+
+
+def _nothing_deployed(tenant: str) -> Problem:
+    return Problem(
+        404,
+        f"no rule set is deployed for tenant {tenant!r}; deploy one with "
+        "POST /shadow/deploy (strategy 'immediate' for the first)",
+        type="nothing-deployed",
+    )

@@ -9,7 +9,8 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from shieldx.platform.settings_types import Duration, Port, Section
+from shieldx.platform.settings_types import Port, Section
+from shieldx.shadow.timeutil import Duration
 
 _RECORD_FIELDS = ("method", "path", "query", "ip", "country", "asn", "user_agent", "tenant")
 
@@ -43,6 +44,18 @@ class ShadowSettings(Section):
     max_running_tests: int = Field(10, ge=1, le=100)
     blast_radius_exact_clients: int = Field(10_000, ge=100, le=1_000_000)
     decision_threshold: float = Field(0.95, gt=0.5, lt=1.0)
+    # Cost budgets, in the static cost units of docs/shadow.md (one unit is about one closure
+    # call, 15-40 ns measured). A rule set's cost is the sum of its rules' bounds; loops over
+    # headers are bounded by the record limits (64 headers of 4096 characters).
+    max_ruleset_cost: int = Field(2_000_000, ge=10_000, le=1_000_000_000)
+    # A /shadow/traffic batch: records x the cost of every rule set its running tests evaluate.
+    max_batch_cost: int = Field(1_000_000_000, ge=10_000, le=1_000_000_000_000)
+    # Evaluations whose bound is at most this run on the event loop (a few ms at worst);
+    # costlier ones run in a pool of evaluation_workers processes, within evaluation_timeout.
+    # A huge value evaluates everything inline (no worker processes: the old behaviour).
+    inline_cost: int = Field(100_000, ge=0, le=1_000_000_000_000)
+    evaluation_workers: int = Field(2, ge=1, le=64)
+    evaluation_timeout: Duration = timedelta(seconds=2)
 
     @field_validator("sticky_key")
     @classmethod
