@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
 from shieldx.config import Settings
-from shieldx.platform.app import ComponentFactory
+from shieldx.platform.app import Component, ComponentFactory, combine
+from shieldx.platform.context import PlatformContext
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,9 @@ class ServiceInfo:
     name: str
     module: str
     summary: str
+    # Modules whose components are served on this service's port too (their `component`
+    # factories are combined with the service's own, in this order).
+    engines: tuple[str, ...] = ()
 
     def port(self, settings: Settings) -> int:
         """The configured port of this service."""
@@ -25,10 +31,17 @@ class ServiceInfo:
         return port
 
     def factory(self) -> ComponentFactory:
-        """Import the service's api module and return its component factory."""
-        module = importlib.import_module(self.module)
-        factory: ComponentFactory = module.component
-        return factory
+        """The factory of the service's component, combined with its engines' components."""
+        factories: list[ComponentFactory] = [
+            importlib.import_module(name).component for name in (self.module, *self.engines)
+        ]
+        if len(factories) == 1:
+            return factories[0]
+
+        def build(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
+            return combine(*(factory(ctx, registry) for factory in factories))
+
+        return build
 
 
 SERVICES: dict[str, ServiceInfo] = {

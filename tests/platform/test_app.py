@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Annotated
 
 import httpx
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from shieldx.config import Settings
 from shieldx.platform import migrations
-from shieldx.platform.app import Caller, Component, create_app, provided, requires
+from shieldx.platform.app import Caller, Component, combine, create_app, provided, requires
 from shieldx.platform.auth import Principal
 from shieldx.platform.context import PlatformContext, build_context
 from shieldx.platform.roles import Role
@@ -483,3 +484,37 @@ def test_module_level_routes_reach_what_the_component_provides() -> None:
     app.state.component = Component()
     with pytest.raises(LookupError, match="provides no _Counter"):
         asyncio.run(get())
+
+
+def test_combined_components_serve_every_route_and_refuse_clashing_provisions() -> None:
+    """An engine's component rides on a service's: routes, hooks and readiness all combine."""
+    first_router, engine_router = APIRouter(), APIRouter()
+    first_router.add_api_route("/a", lambda: {"a": 1})
+    engine_router.add_api_route("/b", lambda: {"b": 2})
+    started: list[str] = []
+
+    async def hook(name: str) -> None:
+        started.append(name)
+
+    first = Component(
+        routers=[first_router],
+        on_startup=[partial(hook, "first")],
+        readiness=[lambda: None],
+        provides={int: 1},
+    )
+    engine = Component(
+        routers=[engine_router],
+        on_startup=[partial(hook, "engine")],
+        readiness=[lambda: "engine down"],
+        provides={str: "x"},
+    )
+    merged = combine(first, engine)
+    assert [r.path for router in merged.routers for r in router.routes] == ["/a", "/b"]  # type: ignore[attr-defined]
+    for start in merged.on_startup:
+        asyncio.run(start())
+    assert started == ["first", "engine"]
+    assert [check() for check in merged.readiness] == [None, "engine down"]
+    assert merged.provides == {int: 1, str: "x"}
+    assert first.provides == {int: 1}  # the inputs are left as they were
+    with pytest.raises(ValueError, match="both provide"):
+        combine(first, Component(provides={int: 2}))

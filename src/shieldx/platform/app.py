@@ -110,6 +110,39 @@ class Component:
 ComponentFactory = Callable[[PlatformContext, CollectorRegistry], Component]
 
 
+def combine(first: Component, *others: Component) -> Component:
+    """One component serving FIRST's routes and work plus each of OTHERS' (engines such as
+    chaos and compliance are served on the credits port, as the seed places them)."""
+    if not others:
+        return first
+    merged = Component(
+        routers=[*first.routers],
+        on_startup=[*first.on_startup],
+        on_shutdown=[*first.on_shutdown],
+        max_body_bytes=first.max_body_bytes,
+        public_paths=first.public_paths,
+        readiness=[*first.readiness],
+        description=first.description,
+        extra=dict(first.extra),
+        provides=dict(first.provides),
+    )
+    for other in others:
+        merged.routers = [*merged.routers, *other.routers]
+        merged.on_startup = [*merged.on_startup, *other.on_startup]
+        # Engines stop before the service they ride on, which started first.
+        merged.on_shutdown = [*other.on_shutdown, *merged.on_shutdown]
+        merged.public_paths = merged.public_paths | other.public_paths
+        merged.readiness = [*merged.readiness, *other.readiness]
+        clash = (merged.provides.keys() & other.provides.keys()) | (
+            merged.extra.keys() & other.extra.keys()
+        )
+        if clash:
+            raise ValueError(f"components both provide {sorted(map(str, clash))}")
+        merged.extra.update(other.extra)
+        merged.provides.update(other.provides)
+    return merged
+
+
 async def current_principal(request: Request) -> Principal:
     """The caller, as authenticated by the platform middleware."""
     principal = request.scope.get("state", {}).get("principal")
