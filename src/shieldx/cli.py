@@ -2,39 +2,52 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 import yaml
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from shieldx import __version__
-from shieldx.config import (
-    ConfigError,
-    Settings,
-    ineffective_settings,
-    load_settings,
-    masked,
-    reference_markdown,
+from shieldx.camouflage import cli as camouflage_cli
+from shieldx.config import Settings, ineffective_settings, masked, reference_markdown
+from shieldx.credits import cli as credits_cli
+from shieldx.locator import cli as locator_cli
+from shieldx.platform.cli_options import (
+    ConfigOpt,
+    DataDirOpt,
+    HostOpt,
+    JsonOpt,
+    PortOpt,
+    err,
+    fail,
+    open_context,
+    out,
+    settings_from,
 )
 from shieldx.platform.roles import Role
+from shieldx.shadow import cli as shadow_cli
 
 if TYPE_CHECKING:
     from shieldx.platform.bootstrap import Prepared
-    from shieldx.platform.context import PlatformContext
     from shieldx.platform.db import Database
     from shieldx.platform.server import Listener
 
 # FastAPI, SQLAlchemy and Alembic are imported inside the commands that need them,
 # so that `shieldx --help` and `shieldx version` answer at once.
 SERVICE_NAMES = ("credits", "shadow", "camouflage", "locator")
+SERVICE_CLIS: dict[str, ModuleType] = {
+    "credits": credits_cli,
+    "shadow": shadow_cli,
+    "camouflage": camouflage_cli,
+    "locator": locator_cli,
+}
 LOG_FILE_NAME = "shieldx.log"
 
 app = typer.Typer(
@@ -56,71 +69,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(config_app, name="config")
 app.add_typer(bench_app, name="bench")
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="YAML config file [env SHIELDX_CONFIG].", show_default=False
-    ),
-]
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Data directory [default: ./.shieldx, env SHIELDX_DATA_DIR].",
-        show_default=False,
-    ),
-]
-HostOpt = Annotated[
-    str | None,
-    typer.Option("--host", help="Listen address [default: 127.0.0.1].", show_default=False),
-]
-PortOpt = Annotated[
-    int | None,
-    typer.Option(help="Port (0 picks a free one).", show_default=False, min=0, max=65535),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print MESSAGE on stderr and exit with CODE."""
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-def settings_from(
-    config: Path | None, data_dir: Path | None = None, extra: dict[str, Any] | None = None
-) -> Settings:
-    """Load settings (file < env < flags); a bad configuration exits 2 naming each key."""
-    overrides: dict[str, Any] = dict(extra or {})
-    if data_dir is not None:
-        overrides["data_dir"] = str(data_dir)
-    try:
-        return load_settings(config, os.environ, overrides)
-    except ConfigError as exc:
-        err.print("[bold red]configuration error:[/]")
-        for problem in exc.problems:
-            err.print(f"  {problem}")
-        raise typer.Exit(2) from None
-
-
-def open_context(config: Path | None, data_dir: Path | None) -> PlatformContext:
-    """Settings, logging and a platform context on a migrated database (for CLI commands)."""
-    from shieldx.platform import migrations
-    from shieldx.platform.context import build_context
-    from shieldx.platform.logging import configure_logging
-
-    settings = settings_from(config, data_dir)
-    configure_logging(settings.logging)
-    ctx = build_context(settings)
-    if not migrations.is_current(ctx.db):
-        if not settings.database.auto_migrate:
-            fail("the database schema is not current: run 'shieldx db upgrade' first")
-        migrations.upgrade(ctx.db)
-    return ctx
 
 
 def _warn_ineffective(config: Path | None) -> None:
@@ -426,20 +374,14 @@ def bench_http(
 
 
 def _register_service_commands() -> None:
-    """Add each service's own commands from its optional `cli.py`.
+    """Add each service's own commands from its `cli.py`.
 
-    A service's cli module may define COMMANDS, a list of (name, typer.Typer) groups added
-    at the top level (e.g. `shieldx credits …`), and BENCH, a function registered as
-    `shieldx bench <service>`. Those modules import their heavy dependencies lazily.
+    A service's cli module defines COMMANDS, a list of (name, typer.Typer) groups added at
+    the top level (e.g. `shieldx credits …`), and may define BENCH, a function registered as
+    `shieldx bench <service>`. Those modules import their heavy dependencies lazily, and
+    import shared options from shieldx.platform.cli_options, never this module (no cycle).
     """
-    for name in SERVICE_NAMES:
-        module_name = f"shieldx.{name}.cli"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
+    for name, module in SERVICE_CLIS.items():
         for group_name, group in getattr(module, "COMMANDS", ()):
             app.add_typer(group, name=group_name)
         bench = getattr(module, "BENCH", None)

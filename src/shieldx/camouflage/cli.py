@@ -9,6 +9,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from shieldx.platform.cli_options import JsonOpt, fail
+
 synth_app = typer.Typer(
     help="Synthetic users, transactions and network flows (seeded), and their realism score.",
     no_args_is_help=True,
@@ -19,12 +21,10 @@ CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many records."
 SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="The seed (same seed, same output).")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output file [default: stdout].")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
+    fail(message, code)  # usage errors: exit 2
 
 
 def _generate(kind: str, count: int, seed: int, fmt: str, out: Path | None) -> None:

@@ -6,21 +6,14 @@ Import-light: the heavy modules are imported inside the commands.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from shieldx.platform.cli_options import ConfigOpt, DataDirOpt, JsonOpt, open_context
+
 credits_app = typer.Typer(help="Credits ledger maintenance.", no_args_is_help=True)
 COMMANDS: list[tuple[str, typer.Typer]] = [("credits", credits_app)]
-
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML config file.", show_default=False)
-]
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory.", show_default=False)
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @credits_app.command("rebuild-projections")
@@ -32,7 +25,6 @@ def rebuild_projections(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from shieldx.cli import open_context
     from shieldx.credits.projections import rebuild
     from shieldx.credits.store import create_store
 
@@ -85,7 +77,6 @@ def verify(
     """Recompute the hash chain; exit 1 and name the first bad position if it is broken."""
     import orjson
 
-    from shieldx.cli import open_context
     from shieldx.credits.audit import RangeRefused
     from shieldx.credits.audit import verify as verify_chain
     from shieldx.credits.store import create_store
@@ -115,7 +106,6 @@ def verify(
 @credits_app.command("reseal")
 def reseal(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Re-encrypt payment details and webhook secrets with the active key (after a rotation)."""
-    from shieldx.cli import open_context
     from shieldx.credits.keys import reseal_all
 
     ctx = open_context(config, data_dir)

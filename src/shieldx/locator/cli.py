@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from shieldx.platform.cli_options import ConfigOpt, DataDirOpt, JsonOpt, fail, open_context
+
 if TYPE_CHECKING:
     from shieldx.locator.service import LocatorService
 
@@ -25,7 +27,6 @@ def _service(config: Path | None, data_dir: Path | None) -> Iterator[LocatorServ
     """A locator service on the configured (migrated) database, closed afterwards."""
     from prometheus_client import CollectorRegistry
 
-    from shieldx.cli import open_context
     from shieldx.locator.metrics import LocatorMetrics
     from shieldx.locator.service import LocatorService
 
@@ -41,20 +42,6 @@ def _service(config: Path | None, data_dir: Path | None) -> Iterator[LocatorServ
     finally:
         service.close()
         ctx.close()
-
-
-# The same options as shieldx.cli's (not imported: that module imports this one).
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="YAML config file [env SHIELDX_CONFIG].", show_default=False
-    ),
-]
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data directory [default: ./.shieldx].", show_default=False),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @keys_app.command("list")
@@ -117,7 +104,6 @@ def keys_retire(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Retire a superseded key now: it leaves the JWKS and its tokens stop verifying."""
-    from shieldx.cli import fail
 
     with _service(config, data_dir) as service:
         try:

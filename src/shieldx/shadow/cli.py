@@ -9,29 +9,18 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from shieldx.platform.cli_options import ConfigOpt, DataDirOpt, JsonOpt, fail, open_context
+
 shadow_app = typer.Typer(
     help="Shadow rules: deterministic replay of recorded traffic, the sample corpus and rules.",
     no_args_is_help=True,
 )
 
-# The same options as shieldx.cli's (not imported: that module imports this one).
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="YAML config file [env SHIELDX_CONFIG].", show_default=False
-    ),
-]
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data directory [default: ./.shieldx].", show_default=False),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 FROZEN_AT = "2024-06-01T00:00:00+00:00"
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
+    fail(message, code)  # usage errors: exit 2
 
 
 def _read(path: Path) -> bytes:
@@ -46,7 +35,6 @@ def _read(path: Path) -> bytes:
 def _stored_ruleset(
     ref: str, tenant: str | None, config: Path | None, data_dir: Path | None
 ) -> object:
-    from shieldx.cli import open_context
     from shieldx.shadow.catalog import RuleSetCatalog, UnknownRuleSet
     from shieldx.shadow.domain import parse_ruleset_ref
     from shieldx.shadow.ruleset_store import RuleSetStore
