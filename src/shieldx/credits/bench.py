@@ -163,7 +163,7 @@ def scratch_database(backend: str, url: str | None) -> Iterator[tuple[str | None
     import psycopg
     from psycopg import sql
 
-    from shieldx.testing.postgres import PostgresUnavailable, ThrowawayPostgres
+    from shieldx.platform.postgres_local import PostgresUnavailable, ThrowawayPostgres
 
     server = url or LOCAL_POSTGRES
     cluster = None
@@ -194,12 +194,12 @@ def scratch_database(backend: str, url: str | None) -> Iterator[tuple[str | None
 
 
 def _context(data_dir: Path, url: str | None) -> PlatformContext:
-    from shieldx.testing.fixtures import settings_for_test
+    from shieldx.config import load_settings
 
-    overrides: dict[str, Any] = {"database": {"pool_size": 20}}
-    if url is not None:
-        overrides["database"]["url"] = url
-    ctx = build_context(settings_for_test(data_dir, **overrides))
+    # Defaults and a private data dir; the environment is not read (a bench is reproducible).
+    overrides: dict[str, Any] = {"data_dir": str(data_dir), "logging": {"level": "warning"}}
+    overrides["database"] = {"pool_size": 20} | ({"url": url} if url is not None else {})
+    ctx = build_context(load_settings(None, environ={}, overrides=overrides))
     migrations.upgrade(ctx.db)
     return ctx
 

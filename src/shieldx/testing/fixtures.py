@@ -16,7 +16,7 @@ from shieldx.config import Settings, deep_merge, load_settings
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 from shieldx.platform.db import Database, create_database
-from shieldx.testing.postgres import PostgresUnavailable, ThrowawayPostgres
+from shieldx.platform.postgres_local import PostgresUnavailable, ThrowawayPostgres
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
