@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from shieldx.config import Settings
 from shieldx.credits import tables
-from shieldx.credits.webhooks import SIGNATURE_HEADER, sign, verify_signature
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
+from shieldx.platform.webhooks import SIGNATURE_HEADER, verify
 
 from .conftest import serve_credits
 
@@ -35,16 +35,6 @@ def test_an_alert_fires_once_per_crossing(ctx_on_backend: PlatformContext) -> No
     assert [(a["threshold"], a["available"]) for a in alerts] == [(50, 45), (50, 40)]
     assert all(a["delivery"] == "none" for a in alerts)
     assert "credits_alerts_total 2.0" in metrics
-
-
-def test_signatures_verify_and_reject_tampering() -> None:
-    body = b'{"id":"al_1"}'
-    header = sign(b"whsec_x", 1_000, body)
-    assert verify_signature(b"whsec_x", header, body, now=1_010)
-    assert not verify_signature(b"whsec_x", header, body + b" ", now=1_010)
-    assert not verify_signature(b"whsec_y", header, body, now=1_010)
-    assert not verify_signature(b"whsec_x", header, body, now=2_000)  # too old: a replay
-    assert not verify_signature(b"whsec_x", "garbage", body, now=1_010)
 
 
 class Receiver:
@@ -115,8 +105,8 @@ def test_a_webhook_is_retried_and_its_signature_verifies(webhook_ctx: PlatformCo
     assert alert["attempts"] == 2
     assert len(receiver.requests) == 2
     headers, body = receiver.requests[-1]
-    assert verify_signature(secret, headers[SIGNATURE_HEADER], body, now=int(time.time()))
-    assert not verify_signature(b"wrong", headers[SIGNATURE_HEADER], body, now=int(time.time()))
+    assert verify(secret, headers[SIGNATURE_HEADER], body, now=int(time.time()))
+    assert not verify(b"wrong", headers[SIGNATURE_HEADER], body, now=int(time.time()))
     assert headers["ShieldX-Event-Id"] == alert["alert_id"]
     with webhook_ctx.db.read() as conn:
         stored = conn.execute(sa.select(tables.thresholds.c.webhook_secret)).scalar_one()

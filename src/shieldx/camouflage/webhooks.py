@@ -2,20 +2,15 @@
 
 Deliveries leave from the management side (a task of the service, never a decoy), only to the
 URLs in ``camouflage.webhook.urls`` and never to a redirect target. Each POST carries a JSON
-body ``{"events": [...]}`` and two headers:
+body ``{"events": [...]}``, signed as every ShieldX webhook is (shieldx.platform.webhooks):
 
-    X-ShieldX-Timestamp: <unix seconds>
-    X-ShieldX-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
-
-A receiver recomputes the HMAC over the raw body and rejects old timestamps (replays).
+    ShieldX-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -26,21 +21,9 @@ import structlog
 
 from shieldx import __version__
 from shieldx.platform import targets
+from shieldx.platform.webhooks import SIGNATURE_HEADER, sign
 
 log = structlog.get_logger("shieldx.camouflage")
-SIGNATURE_HEADER = "X-ShieldX-Signature"
-TIMESTAMP_HEADER = "X-ShieldX-Timestamp"
-
-
-def sign(secret: bytes, timestamp: str, body: bytes) -> str:
-    """The signature header value for BODY sent at TIMESTAMP."""
-    mac = hmac.new(secret, timestamp.encode("ascii") + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
-    """Whether SIGNATURE is the signature of BODY at TIMESTAMP (constant-time)."""
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 class WebhookSender:
@@ -149,13 +132,11 @@ class WebhookSender:
             target = await targets.resolve(url, allow_private=self.allow_private)
         except targets.LookupFailed as exc:
             return str(exc)
-        timestamp = str(int(time.time()))
         headers = {
             "Host": targets.host_header(url),
             "Content-Type": "application/json",
             "User-Agent": f"shieldx-camouflage/{__version__}",
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(self._secret, timestamp, body),
+            SIGNATURE_HEADER: sign(self._secret, int(time.time()), body),
         }
         try:
             response = await self._client.post(

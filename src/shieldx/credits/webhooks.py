@@ -1,20 +1,15 @@
 """Low-balance alerts to webhooks: HMAC-SHA256 signatures, retries with exponential backoff.
 
 The alert row is written in the same transaction as the crossing event (an outbox), so an
-alert is never lost and is delivered at least once. Signature header, as Stripe does it:
-
-    ShieldX-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
-
-A receiver recomputes v1 over the raw body with the secret returned by POST
-/credits/threshold and rejects a t older than its tolerance (replay protection).
+alert is never lost and is delivered at least once. Signed as every ShieldX webhook is
+(shieldx.platform.webhooks: `ShieldX-Signature: t=…,v1=…`), with the secret returned by
+POST /credits/threshold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import random
 from collections.abc import Callable
 from typing import Any
@@ -31,9 +26,9 @@ from shieldx.credits.operations import iso
 from shieldx.credits.service import CreditsService
 from shieldx.platform import targets
 from shieldx.platform.errors import Problem
+from shieldx.platform.webhooks import SIGNATURE_HEADER, sign
 
 log = structlog.get_logger("shieldx.credits")
-SIGNATURE_HEADER = "ShieldX-Signature"
 _BATCH = 50
 
 _DUE = (
@@ -52,27 +47,6 @@ _RESULT = (
     "UPDATE credit_alerts SET delivery = ?, attempts = ?, next_attempt_at_us = ?, last_error = ?,"
     " delivered_at_us = ? WHERE alert_id = ?"
 )
-
-
-def sign(secret: bytes, timestamp: int, body: bytes) -> str:
-    """The ShieldX-Signature header value for BODY sent at TIMESTAMP (unix seconds)."""
-    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def verify_signature(
-    secret: bytes, header: str, body: bytes, *, now: int, tolerance: int = 300
-) -> bool:
-    """What a receiver does: recompute v1 and refuse stale timestamps (constant-time compare)."""
-    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
-    try:
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(now - timestamp) > tolerance:
-        return False
-    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
 def check_target(url: str, *, allow_private: bool) -> None:
