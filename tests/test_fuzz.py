@@ -40,7 +40,7 @@ PHASES = ["examples", "coverage", "fuzzing"]
 POSITIVE_DATA_STATUSES = ["2XX", "3XX", "401", "403", "404", "409", "422", "429"]
 # Background work that writes on its own clock is slowed to a crawl so that a change in the
 # database during a request can only come from that request.
-QUIET = {
+QUIET: dict[str, dict[str, Any]] = {
     "credits": {"projection_interval": "1h", "sweep_interval": "1h"},
     "shadow": {"flush_interval": "1h", "refresh_interval": "1h"},
     "camouflage": {"recording": {"flush_interval": "1h"}},

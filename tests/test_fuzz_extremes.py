@@ -215,7 +215,8 @@ class Valid:
             return (datetime.now(UTC) + timedelta(days=30)).isoformat()
         if fmt == "duration":
             return "PT1M"
-        low, high = schema.get("minLength", 1), schema.get("maxLength", 64)
+        low: int = schema.get("minLength", 1)
+        high: int = schema.get("maxLength", 64)
         pattern = schema.get("pattern")
         for candidate in ("fuzz-1", "abcdef0123456789", "/", "GET", "a", "1234"):
             if low <= len(candidate) <= high and (pattern is None or re.search(pattern, candidate)):

@@ -132,7 +132,9 @@ StartCamouflage = Callable[..., contextlib.AbstractContextManager[Camouflage]]
 
 
 @pytest.fixture
-def camouflage_ctx(make_settings: Callable[..., Settings]) -> Callable[..., PlatformContext]:
+def camouflage_ctx(
+    make_settings: Callable[..., Settings],
+) -> Iterator[Callable[..., PlatformContext]]:
     """Build (and close at the end) migrated contexts with camouflage overrides."""
     made: list[PlatformContext] = []
 
@@ -145,7 +147,7 @@ def camouflage_ctx(make_settings: Callable[..., Settings]) -> Callable[..., Plat
         made.append(ctx)
         return ctx
 
-    yield make  # type: ignore[misc]
+    yield make
     for ctx in made:
         ctx.close()
 

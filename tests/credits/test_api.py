@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 
@@ -25,7 +27,9 @@ def _buy(api: Api, account: str, amount: int, as_: str = "a", **extra: object) -
         "/credits/purchase", {"account_id": account, "amount": amount, **extra}, as_=as_
     )
     assert response.status_code == 201, response.text
-    return response.json()
+    body = response.json()
+    assert isinstance(body, dict)
+    return body
 
 
 def _events(ctx: PlatformContext) -> int:
@@ -174,7 +178,9 @@ def test_history_is_newest_first_with_a_keyset_cursor(ctx_on_backend: PlatformCo
             )
         pages, cursor = [], None
         while True:
-            params = {"account_id": "acct-1", "limit": 3, **({"cursor": cursor} if cursor else {})}
+            params: dict[str, Any] = {"account_id": "acct-1", "limit": 3}
+            if cursor:
+                params["cursor"] = cursor
             page = api.get("/credits/history", **params).json()
             pages.append(page["items"])
             cursor = page["next_cursor"]

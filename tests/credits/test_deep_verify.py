@@ -7,7 +7,9 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
@@ -40,9 +42,12 @@ def snappy_ctx(
         ctx.close()
 
 
-def _ok(response: object) -> dict[str, object]:
-    assert getattr(response, "status_code", None) in (200, 201), getattr(response, "text", "")
-    return response.json()  # type: ignore[attr-defined, no-any-return]
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    """The parsed JSON object of a 200/201 answer."""
+    assert response.status_code in (200, 201), response.text
+    body = response.json()
+    assert isinstance(body, dict)
+    return body
 
 
 def _activity(api: Api) -> None:

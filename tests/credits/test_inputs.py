@@ -91,7 +91,9 @@ def test_a_forged_history_cursor_is_a_422(platform_ctx: PlatformContext, raw: by
         {"from_position": 1.5},
     ],
 )
-def test_verify_positions_are_64_bit_integers(platform_ctx: PlatformContext, body: dict) -> None:
+def test_verify_positions_are_64_bit_integers(
+    platform_ctx: PlatformContext, body: dict[str, object]
+) -> None:
     with serve_credits(platform_ctx) as api:
         response = api.post("/credits/audit/verify", body, as_="admin", key=None)
     assert response.status_code == 422, response.text
@@ -164,7 +166,7 @@ def test_control_characters_are_refused_in_every_credits_string(
     with serve_credits(ctx_on_backend) as api:
         _buy(api, "acct", 10)
         before = _count(ctx_on_backend)
-        bodies = [
+        bodies: list[tuple[str, dict[str, object]]] = [
             ("/credits/consume", {"account_id": "acct", "amount": 1, "reason": bad}),
             ("/credits/reserve", {"account_id": "acct", "amount": 1, "ttl_seconds": 9, "reason": bad}),
             ("/credits/commit", {"reservation_id": bad}),

@@ -143,7 +143,7 @@ def test_extreme_values_in_every_command_field_never_answer_5xx_nor_change_state
         def valid(path: str) -> dict[str, object]:
             hold = api.post("/credits/reserve", {"account_id": "x", "amount": 1, "ttl_seconds": 60})
             assert hold.status_code == 201, hold.text
-            return {
+            bodies: dict[str, dict[str, object]] = {
                 "/credits/accounts": {"account_id": "y"},
                 "/credits/purchase": {"account_id": "x", "amount": 1},
                 "/credits/consume": {"account_id": "x", "amount": 1, "reason": "r"},
@@ -151,7 +151,8 @@ def test_extreme_values_in_every_command_field_never_answer_5xx_nor_change_state
                 "/credits/commit": {"reservation_id": hold.json()["reservation_id"]},
                 "/credits/cancel": {"reservation_id": hold.json()["reservation_id"]},
                 "/credits/threshold": {"account_id": "x", "threshold": 1},
-            }[path]
+            }
+            return bodies[path]
 
         tried = 0
         for path, fields in FIELDS.items():

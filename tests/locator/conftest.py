@@ -16,7 +16,7 @@ from shieldx.locator.api import build_component
 from shieldx.locator.metrics import LocatorMetrics
 from shieldx.locator.service import LocatorService
 from shieldx.platform import migrations
-from shieldx.platform.app import create_app
+from shieldx.platform.app import Component, create_app
 from shieldx.platform.context import PlatformContext, build_context
 from shieldx.platform.roles import Role
 from shieldx.testing.live import LiveServer
@@ -85,7 +85,7 @@ class Locator:
         """The Authorization header of one of the keys."""
         return {"Authorization": f"Bearer {self.keys[who]}"}
 
-    def issue(self, who: str = "admin", **body: object) -> httpx.Response:
+    def issue(self, who: str = "admin", /, **body: object) -> httpx.Response:
         """POST /issue."""
         payload: dict[str, object] = {"subject": "user-1", "audience": "api", "tenant": "acme"}
         payload.update(body)
@@ -145,9 +145,11 @@ def locator_server(
             ctx.close()
 
 
-def app_component(app: object) -> object:
+def app_component(app: object) -> Component:
     """The Component behind an app built by create_app."""
     inner = app
     while not hasattr(inner, "state") or not hasattr(inner.state, "component"):
         inner = inner.app  # type: ignore[attr-defined]
-    return inner.state.component
+    component = inner.state.component
+    assert isinstance(component, Component)
+    return component

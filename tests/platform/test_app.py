@@ -92,6 +92,7 @@ def _assert_problem(
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"] == PROBLEM
     body = resp.json()
+    assert isinstance(body, dict)
     assert body["status"] == status
     assert body["title"] and body["detail"] and body["instance"]
     if slug:
@@ -510,8 +511,12 @@ def test_combined_components_serve_every_route_and_refuse_clashing_provisions() 
     )
     merged = combine(first, engine)
     assert [r.path for router in merged.routers for r in router.routes] == ["/a", "/b"]  # type: ignore[attr-defined]
-    for start in merged.on_startup:
-        asyncio.run(start())
+
+    async def start_all() -> None:
+        for start in merged.on_startup:
+            await start()
+
+    asyncio.run(start_all())
     assert started == ["first", "engine"]
     assert [check() for check in merged.readiness] == [None, "engine down"]
     assert merged.provides == {int: 1, str: "x"}

@@ -239,5 +239,6 @@ def test_the_shadow_package_never_calls_eval_exec_or_compile() -> None:
                 else ""
             )
             if called in {"eval", "exec", "compile", "__import__"}:
+                assert isinstance(node, ast.Call)
                 offenders.append(f"{module.name}:{node.lineno}")
     assert offenders == []

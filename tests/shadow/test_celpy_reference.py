@@ -15,7 +15,7 @@ REFERENCES = {
 
 @pytest.mark.parametrize("runner", ["interpreted", "compiled"])
 def test_cel_python_reaches_the_same_decisions_on_the_corpus(runner: str) -> None:
-    reference = REFERENCES[runner]  # type: ignore[index]
+    reference = REFERENCES[runner]
     for item in generate_corpus(120, seed=5):
         ours = RULESET.decide(item.record)
         assert reference.decide(celpy_reference.activation(item.record)) == (

@@ -9,8 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from shieldx.cli import app
 from shieldx.platform import migrations

@@ -133,7 +133,9 @@ def test_rule_sets_are_immutable_and_named() -> None:
 
 
 def test_string_actions_and_policies_are_accepted() -> None:
-    rules = RuleSet.compile("s", 1, [Rule("r", "true", "challenge")], "fail_closed")  # type: ignore[list-item]
+    # The point: a plain string where the type says Action (as YAML and JSON give it).
+    rule = Rule("r", "true", "challenge")  # type: ignore[arg-type]
+    rules = RuleSet.compile("s", 1, [rule], "fail_closed")
     assert rules.on_error is ErrorPolicy.FAIL_CLOSED
     assert rules.decide(RECORD).action is Action.CHALLENGE
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict, Unpack
+
 import pytest
 
 from shieldx.shadow.gates import Gates, StageCounts
@@ -14,10 +16,18 @@ ERRORS = StageCounts(requests=200, blocks=10, baseline_blocks=10, errors=40)
 THIN = StageCounts(requests=20, blocks=1, baseline_blocks=1)
 
 
-def step(counts: StageCounts, elapsed: float, *, last: bool = False, **policy: object) -> Move:
+class PolicyChanges(TypedDict, total=False):
+    auto_rollback: bool
+    max_inconclusive_s: float
+    on_inconclusive: Literal["rollback", "pause"]
+
+
+def step(
+    counts: StageCounts, elapsed: float, *, last: bool = False, **policy: Unpack[PolicyChanges]
+) -> Move:
     return next_step(
         STAGE, last=last, policy=Policy(GATES, **policy), counts=counts, elapsed_s=elapsed
-    ).move  # type: ignore[arg-type]
+    ).move
 
 
 def test_plans_follow_the_strategy() -> None:
