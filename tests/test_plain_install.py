@@ -23,22 +23,21 @@ DEV_ONLY = ("pytest", "hypothesis", "schemathesis", "gbstats", "mypy")
 
 # Walks the whole command tree in the installed package and asks each command for --help.
 WALK_HELP = """
-import json, click, typer
-from click.testing import CliRunner
+import json, typer
+from typer.testing import CliRunner
 from shieldx.cli import app
 
 root = typer.main.get_command(app)
 seen, failures = [], []
 
 def walk(command, path):
-    result = CliRunner().invoke(root, [*path, "--help"], prog_name="shieldx")
+    result = CliRunner().invoke(app, [*path, "--help"], prog_name="shieldx")
     seen.append(" ".join(path))
     if result.exit_code != 0 or "Usage:" not in result.output:
         failures.append({"command": path, "exit": result.exit_code,
                          "output": result.output[-800:], "exception": repr(result.exception)})
-    if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
-            walk(sub, [*path, name])
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        walk(sub, [*path, name])
 
 walk(root, [])
 print(json.dumps({"seen": seen, "failures": failures}))
