@@ -12,6 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = (
     "platform imports no service",
     "no service imports another",
+    "services and platform do not import the top-level composition",
     "domain modules import no framework, database or platform",
     "layers inside each service",
 )
