@@ -130,6 +130,27 @@ def test_serve_rejects_unknown_service(tmp_path: Path) -> None:
     assert "unknown service 'billing'" in result.stderr
 
 
+def test_an_error_message_quoting_input_is_printed_whole(tmp_path: Path) -> None:
+    """fail() escapes Rich markup: "[bold]" typed by a user is shown, not swallowed."""
+    result = shieldx("serve", "[bold]x[/bold]", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "error: unknown service '[bold]x[/bold]'" in result.stderr
+
+
+def test_service_clis_load_without_the_top_level_cli() -> None:
+    """No import cycle: each service's CLI module imports cli_options, never shieldx.cli."""
+    probe = (
+        "import sys, shieldx.credits.cli, shieldx.shadow.cli, shieldx.camouflage.cli,"
+        " shieldx.locator.cli; print(sorted(m for m in sys.modules"
+        " if m in ('shieldx.cli', 'shieldx.services')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def _command_paths() -> list[tuple[str, ...]]:
     import typer.main
 
