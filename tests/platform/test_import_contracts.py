@@ -13,6 +13,7 @@ CONTRACTS = (
     "platform imports no service",
     "no service imports another",
     "services and platform do not import the top-level composition",
+    "product code imports no test support",
     "domain modules import no framework, database or platform",
     "layers inside each service",
 )
