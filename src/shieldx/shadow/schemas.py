@@ -8,10 +8,10 @@ from typing import Any, Literal, Self
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from shieldx.platform.schemas import RequestModel
-from shieldx.shadow.domain import ErrorPolicy
-from shieldx.shadow.rollout import Strategy
+from shieldx.shadow.experiments.stats import Metric
+from shieldx.shadow.rollouts.domain import Strategy
+from shieldx.shadow.rules.domain import ErrorPolicy
 from shieldx.shadow.settings import check_stages, check_sticky_key
-from shieldx.shadow.stats import Metric
 from shieldx.shadow.timeutil import Duration
 
 _WEEK = timedelta(days=7)
