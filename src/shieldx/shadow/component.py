@@ -1,4 +1,4 @@
-"""HTTP routes of the shadow service: thin shells around ShadowService."""
+"""Composition of the shadow service: its routers, background work and the objects routes need."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from prometheus_client import CollectorRegistry
 
 from shieldx.platform.app import Component
 from shieldx.platform.context import PlatformContext
-from shieldx.shadow.flags.api import flags_router
+from shieldx.shadow.experiments import api as experiments_api
+from shieldx.shadow.flags import api as flags_api
+from shieldx.shadow.flags.service import FlagService
 from shieldx.shadow.metrics import ShadowMetrics
-from shieldx.shadow.rollouts.api import rollouts_router
-from shieldx.shadow.rules.api import decide_router, rules_router
+from shieldx.shadow.rollouts import api as rollouts_api
+from shieldx.shadow.rules import api as rules_api
 from shieldx.shadow.service import ShadowService
 from shieldx.shadow.timeutil import Clock, system_clock
 
@@ -39,16 +41,19 @@ def build_component(
         await service.start(background=background)
 
     return Component(
+        # The decision route first: its lean Starlette route must match before anything else.
         routers=[
-            decide_router(service),
-            rules_router(service, ctx.settings),
-            rollouts_router(service, ctx.settings),
-            flags_router(service),
+            rules_api.decide_router,
+            rules_api.router,
+            experiments_api.router,
+            rollouts_api.router,
+            flags_api.router,
         ],
         on_startup=[start],
         on_shutdown=[service.stop],
         # A mirror batch (/shadow/traffic) is the largest body this service takes.
         max_body_bytes=ctx.settings.shadow.max_body_bytes,
         description="ShieldX shadow service: rules in shadow, A/B tests, rollouts, flags",
+        provides={ShadowService: service, FlagService: service.flags},
         extra={"service": service},
     )
