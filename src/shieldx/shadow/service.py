@@ -2,7 +2,7 @@
 
 Blocking work (SQL, compiling rule sets) runs in worker threads; rule evaluations whose
 static cost bound is above shadow.inline_cost (expensive decisions, mirror batches) run in
-worker processes (evaluation_pool). The hot path (`decide` on an affordable rule set) runs
+worker processes (rules/evaluation_pool.py). The hot path (`decide` on an affordable rule set) runs
 on the event loop with no I/O. Background tasks: the counter
 flusher (every shadow.flush_interval), the routing refresher (every shadow.refresh_interval:
 picks up changes made by other processes) and the deployment controller (every

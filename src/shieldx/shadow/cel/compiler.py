@@ -2,7 +2,7 @@
 
 Static types decide which closure is built: when both sides of `body_size > 1000` are known
 ints the closure is a bare comparison; when a side is dyn the closure checks kinds at run time
-with CEL's rules (cel_runtime). Run-time failures raise CelEvalError; `&&`, `||`, `?:`,
+with CEL's rules (cel/runtime.py). Run-time failures raise CelEvalError; `&&`, `||`, `?:`,
 `exists` and `all` absorb them exactly as CEL's commutative logic says.
 """
 

@@ -2,7 +2,7 @@
 
 Each builder checks the operand types it knows statically (a mismatch is a compile error at
 the operator) and picks the fastest closure that keeps CEL's semantics: bare Python operators
-when both kinds are known, run-time kind checks (cel_runtime) when one side is dyn.
+when both kinds are known, run-time kind checks (cel/runtime.py) when one side is dyn.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The CEL parser: cel-python's lark grammar, converted into our own AST.
 
 Only the grammar and the lexer of cel-python are used; the tree is converted node by node
-into cel_ast, refusing what the engine does not support (with the position). `&&` and `||`
-chains become one n-ary node, so a long chain of alternatives does not nest deeply.
+into our AST (cel/ast.py), refusing what the engine does not support (with the position).
+`&&` and `||` chains become one n-ary node, so a long chain of alternatives does not nest
+deeply.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Deployments, the application layer: start one, let the controller move it, operate it by hand.
 
-Every move is one optimistic transition (see deployment_store): the deployment row, the
+Every move is one optimistic transition (see rollouts/store.py): the deployment row, the
 stage history, the tenant's traffic rule and the rollback record change together or not
 at all. Blocking; the API and the controller run it in worker threads.
 """

@@ -140,7 +140,7 @@ class RuleSet:
     on_error: ErrorPolicy
     compiled: Mapping[str, CompiledExpression] = field(repr=False, compare=False)
     default_action: Action = Action.ALLOW
-    #: The static bound of one evaluation: the sum of the rules' cost bounds (see cel.py).
+    #: The static bound of one evaluation: the sum of the rules' cost bounds (see shieldx.shadow.cel).
     cost: int = field(default=0, compare=False)
     _plan: tuple[_Step, ...] = field(default=(), repr=False, compare=False)
     _names: tuple[str, ...] = field(default=(), repr=False, compare=False)
