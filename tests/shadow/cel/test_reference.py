@@ -2,15 +2,14 @@ from __future__ import annotations
 
 import pytest
 
+from shieldx.shadow.bench.inprocess import CelpyRuleSet
 from shieldx.shadow.cel import reference as celpy_reference
 from shieldx.shadow.rules.corpus import generate_corpus
 from shieldx.shadow.rules.sample_rules import sample_ruleset
 
 # Built at import: cel-python's Environment() changes the recursion limit (see the cross-check).
 RULESET = sample_ruleset()
-REFERENCES = {
-    runner: celpy_reference.CelpyRuleSet(RULESET, runner) for runner in ("interpreted", "compiled")
-}
+REFERENCES = {runner: CelpyRuleSet(RULESET, runner) for runner in ("interpreted", "compiled")}
 
 
 @pytest.mark.parametrize("runner", ["interpreted", "compiled"])

@@ -10,12 +10,15 @@ cel-python values once, outside the timing, which favours it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+from celpy import celtypes
+
 from shieldx.shadow.cel import reference as celpy_reference
+from shieldx.shadow.cel.types import CelEvalError
 from shieldx.shadow.rules.corpus import generate_corpus
-from shieldx.shadow.rules.domain import RuleSet
+from shieldx.shadow.rules.domain import Action, RuleSet
 from shieldx.shadow.rules.records import RequestRecord
 from shieldx.shadow.rules.sample_rules import sample_ruleset
 
@@ -29,6 +32,35 @@ class BenchResult:
     decisions: int
     decisions_per_s: float
     p99_us: float
+
+
+class CelpyRuleSet:
+    """A rule set evaluated by cel-python with RuleSet's decision semantics (fail-open)."""
+
+    def __init__(
+        self, ruleset: RuleSet, runner: celpy_reference.RunnerKind = "interpreted"
+    ) -> None:
+        env = celpy_reference.environment(runner)
+        by_id = {rule.id: rule for rule in ruleset.rules}
+        self._plan = [
+            (
+                rule_id,
+                Action(by_id[rule_id].action),
+                celpy_reference.program(by_id[rule_id].expression, env=env),
+            )
+            for rule_id in ruleset.evaluation_order
+        ]
+
+    def decide(self, variables: Mapping[str, celtypes.Value]) -> tuple[Action, str | None]:
+        """The deciding action and rule for one record (already converted with `activation`)."""
+        for rule_id, action, runner in self._plan:
+            try:
+                hit = celpy_reference.evaluate(runner, variables)
+            except CelEvalError:
+                continue
+            if hit is True and action is not Action.LOG:
+                return action, rule_id
+        return Action.ALLOW, None
 
 
 def time_decisions(
@@ -67,7 +99,7 @@ def bench_celpy(
     decisions: int = 200,
 ) -> BenchResult:
     """Benchmark cel-python's runner on the same rules and records."""
-    reference = celpy_reference.CelpyRuleSet(ruleset, runner)
+    reference = CelpyRuleSet(ruleset, runner)
     converted = [celpy_reference.activation(r) for r in records[: max(decisions, 1)]]
     count = len(converted)
     reference.decide(converted[0])  # warm-up

@@ -22,7 +22,6 @@ from celpy.celparser import CELParser
 
 from shieldx.shadow.cel import runtime as rt
 from shieldx.shadow.cel.types import CelEvalError
-from shieldx.shadow.rules.domain import Action, RuleSet
 
 RunnerKind = Literal["interpreted", "compiled"]
 _RUNNERS: dict[RunnerKind, type[celpy.Runner]] = {
@@ -122,26 +121,3 @@ def plain(value: object) -> object:
     if isinstance(value, dict):
         return {plain(k): plain(v) for k, v in value.items()}
     return value
-
-
-class CelpyRuleSet:
-    """A rule set evaluated by cel-python with RuleSet's decision semantics (fail-open)."""
-
-    def __init__(self, ruleset: RuleSet, runner: RunnerKind = "interpreted") -> None:
-        env = environment(runner)
-        by_id = {rule.id: rule for rule in ruleset.rules}
-        self._plan = [
-            (rule_id, Action(by_id[rule_id].action), program(by_id[rule_id].expression, env=env))
-            for rule_id in ruleset.evaluation_order
-        ]
-
-    def decide(self, variables: Mapping[str, celtypes.Value]) -> tuple[Action, str | None]:
-        """The deciding action and rule for one record (already converted with `activation`)."""
-        for rule_id, action, runner in self._plan:
-            try:
-                hit = evaluate(runner, variables)
-            except CelEvalError:
-                continue
-            if hit is True and action is not Action.LOG:
-                return action, rule_id
-        return Action.ALLOW, None
