@@ -8,10 +8,10 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from shieldx.platform.settings_types import Duration
 from shieldx.shadow.body import Body, check_optional_sticky_key
 from shieldx.shadow.rollouts.domain import Strategy
 from shieldx.shadow.settings import check_stages
-from shieldx.shadow.timeutil import Duration
 
 _WEEK = timedelta(days=7)
 
