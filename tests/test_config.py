@@ -235,3 +235,16 @@ def test_the_docs_mark_exactly_the_keys_with_no_effect() -> None:
     for path in _leaf_paths(Settings):
         marked = f"`{'.'.join(path)}` (no effect yet)" in table
         assert marked == (no_effect_reason(path) is not None), ".".join(path)
+
+
+@pytest.mark.parametrize(
+    "text", ["٣s", "²", "99999999999d", "1e309", "-1s", "3651d", "NaN", "", "5 years"]
+)
+def test_a_duration_setting_is_ascii_finite_and_bounded(text: str) -> None:
+    """Unicode digits, overflowing and negative durations are clear errors, never a crash."""
+    with pytest.raises(ValueError, match="a duration is a number of seconds"):
+        parse_duration(text)
+    for number in (float("inf"), float("nan"), 2.0**64, -1):
+        with pytest.raises(ValueError, match="between 0s and 3650d"):
+            parse_duration(number)
+    assert parse_duration("1.5m").total_seconds() == 90

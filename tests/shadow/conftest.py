@@ -16,10 +16,10 @@ from shieldx.platform import migrations
 from shieldx.platform.app import create_app
 from shieldx.platform.context import PlatformContext, build_context
 from shieldx.platform.roles import Role
-from shieldx.shadow.api import build_component
+from shieldx.shadow.component import build_component
 from shieldx.shadow.metrics import ShadowMetrics
-from shieldx.shadow.replay_files import rules_document
-from shieldx.shadow.sample_rules import sample_ruleset
+from shieldx.shadow.replay.files import rules_document
+from shieldx.shadow.rules.sample_rules import sample_ruleset
 from shieldx.shadow.service import ShadowService
 from shieldx.shadow.timeutil import ManualClock
 from shieldx.testing.live import LiveServer

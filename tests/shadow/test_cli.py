@@ -14,9 +14,9 @@ from typer.testing import CliRunner, Result
 from shieldx.cli import app
 from shieldx.platform import migrations
 from shieldx.platform.db import create_database
-from shieldx.shadow.bench_http import wrk_script
-from shieldx.shadow.domain import Action, ErrorPolicy, Rule
-from shieldx.shadow.ruleset_store import RuleSetStore
+from shieldx.shadow.bench.http import wrk_script
+from shieldx.shadow.rules.domain import Action, ErrorPolicy, Rule
+from shieldx.shadow.rules.store import RuleSetStore
 from shieldx.testing.fixtures import settings_for_test
 
 

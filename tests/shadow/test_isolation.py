@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from shieldx.shadow.bench_isolation import (
+from shieldx.shadow.bench.isolation import (
     TENANT,
     worst_case_up,
     worst_record,
     worst_rule,
     worst_rules,
 )
-from shieldx.shadow.domain import RuleSet
-from shieldx.shadow.records import RecordLimits
+from shieldx.shadow.rules.domain import RuleSet
+from shieldx.shadow.rules.records import RecordLimits
 from shieldx.shadow.settings import ShadowSettings
 
 from .conftest import Shadow, rule

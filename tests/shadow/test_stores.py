@@ -9,24 +9,24 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from shieldx.platform.db import Database
-from shieldx.shadow.deployment_store import (
+from shieldx.shadow.experiments.stats import GaussianPrior, Metric
+from shieldx.shadow.experiments.store import Experiment, ExperimentStore
+from shieldx.shadow.experiments.tallies import ExperimentTally
+from shieldx.shadow.flags.domain import Flag, Variant
+from shieldx.shadow.flags.store import FlagExists, FlagStore
+from shieldx.shadow.rollouts.domain import Policy, Status, Strategy, plan_stages
+from shieldx.shadow.rollouts.gates import Gates
+from shieldx.shadow.rollouts.store import (
     Deployment,
     DeploymentConflict,
     DeploymentStore,
     Transition,
 )
-from shieldx.shadow.domain import Action, Decision, ErrorPolicy, Rule
-from shieldx.shadow.experiment_store import Experiment, ExperimentStore
-from shieldx.shadow.flag_store import FlagExists, FlagStore
-from shieldx.shadow.flags import Flag, Variant
-from shieldx.shadow.gates import Gates
-from shieldx.shadow.records import Label
-from shieldx.shadow.rollout import Policy, Status, Strategy, plan_stages
-from shieldx.shadow.ruleset_store import RuleSetStore
-from shieldx.shadow.stats import GaussianPrior, Metric
+from shieldx.shadow.rollouts.traffic_rules import TrafficRule
+from shieldx.shadow.rules.domain import Action, Decision, ErrorPolicy, Rule
+from shieldx.shadow.rules.records import Label
+from shieldx.shadow.rules.store import RuleSetStore
 from shieldx.shadow.tables import metadata
-from shieldx.shadow.tallies import ExperimentTally
-from shieldx.shadow.traffic_rules import TrafficRule
 from shieldx.shadow.versions import fetch_versions
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -35,9 +35,9 @@ def _read(path: Path) -> bytes:
 def _stored_ruleset(
     ref: str, tenant: str | None, config: Path | None, data_dir: Path | None
 ) -> object:
-    from shieldx.shadow.catalog import RuleSetCatalog, UnknownRuleSet
-    from shieldx.shadow.domain import parse_ruleset_ref
-    from shieldx.shadow.ruleset_store import RuleSetStore
+    from shieldx.shadow.rules.catalog import RuleSetCatalog, UnknownRuleSet
+    from shieldx.shadow.rules.domain import parse_ruleset_ref
+    from shieldx.shadow.rules.store import RuleSetStore
 
     if tenant is None:
         _fail("--ruleset reads the database: name the tenant with --tenant")
@@ -63,9 +63,9 @@ def _ruleset(
     *,
     default_name: str,
 ) -> object:
-    from shieldx.shadow.domain import InvalidRuleSet
-    from shieldx.shadow.replay_files import ReplayInputError, load_rules
-    from shieldx.shadow.sample_rules import sample_ruleset
+    from shieldx.shadow.replay.files import ReplayInputError, load_rules
+    from shieldx.shadow.rules.domain import InvalidRuleSet
+    from shieldx.shadow.rules.sample_rules import sample_ruleset
 
     if ref is not None and rules is not None:
         _fail("give --ruleset or --rules, not both")
@@ -104,9 +104,9 @@ def replay_command(
     """Replay recorded traffic against a rule set, deterministically (the sample set by default)."""
     import orjson
 
-    from shieldx.shadow.domain import RuleSet
-    from shieldx.shadow.replay import FrozenClock, diff_verdicts, replay
-    from shieldx.shadow.replay_files import ReplayInputError, read_traffic, replay_doc
+    from shieldx.shadow.replay.files import ReplayInputError, read_traffic, replay_doc
+    from shieldx.shadow.replay.runner import FrozenClock, diff_verdicts, replay
+    from shieldx.shadow.rules.domain import RuleSet
 
     try:
         clock = FrozenClock(datetime.fromisoformat(at))
@@ -166,8 +166,8 @@ def corpus_command(
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Write the labelled sample corpus as JSON lines (benign traffic and attacks)."""
-    from shieldx.shadow.corpus import generate_corpus
-    from shieldx.shadow.replay_files import corpus_lines
+    from shieldx.shadow.replay.files import corpus_lines
+    from shieldx.shadow.rules.corpus import generate_corpus
 
     lines = corpus_lines(generate_corpus(count, seed=seed, attack_share=attack_share))
     if out is None:
@@ -183,8 +183,8 @@ def sample_rules_command() -> None:
     """Print the 50 sample rules as a POST /shadow/rulesets body."""
     import orjson
 
-    from shieldx.shadow.replay_files import rules_document
-    from shieldx.shadow.sample_rules import sample_ruleset
+    from shieldx.shadow.replay.files import rules_document
+    from shieldx.shadow.rules.sample_rules import sample_ruleset
 
     ruleset = sample_ruleset()
     doc = rules_document(ruleset.name, ruleset.on_error, ruleset.rules)
@@ -216,11 +216,11 @@ def bench(
 
     from shieldx.platform.bench import machine
     from shieldx.platform.loadgen import LoadGenError
-    from shieldx.shadow.bench import run_benchmark
+    from shieldx.shadow.bench.inprocess import run_benchmark
 
     option = orjson.OPT_INDENT_2 if not json_out else 0
     if isolation:
-        from shieldx.shadow.bench_isolation import isolation_benchmark
+        from shieldx.shadow.bench.isolation import isolation_benchmark
 
         try:
             doc = isolation_benchmark(duration=duration)
@@ -232,7 +232,7 @@ def bench(
     report = run_benchmark(decisions=decisions, celpy_decisions=200 if celpy else 0)
     report["machine"] = machine()
     if http:
-        from shieldx.shadow.bench_http import http_benchmark
+        from shieldx.shadow.bench.http import http_benchmark
 
         try:
             report["http"] = http_benchmark(

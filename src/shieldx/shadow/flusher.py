@@ -16,10 +16,10 @@ import anyio.to_thread
 import structlog
 
 from shieldx.platform.db import Database
-from shieldx.shadow.deployment_store import add_stage_counts
-from shieldx.shadow.experiment_store import ExperimentStore
+from shieldx.shadow.experiments.store import ExperimentStore
+from shieldx.shadow.experiments.tallies import PendingCounts
 from shieldx.shadow.metrics import ShadowMetrics
-from shieldx.shadow.tallies import PendingCounts
+from shieldx.shadow.rollouts.store import add_stage_counts
 
 log = structlog.get_logger("shieldx.shadow")
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from shieldx.shadow.domain import Action
-from shieldx.shadow.rollout import Status, Strategy
+from shieldx.shadow.rollouts.domain import Status, Strategy
+from shieldx.shadow.rules.domain import Action
 
 _EVALUATION_BUCKETS = (
     0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,

@@ -2,7 +2,7 @@
 
 Blocking work (SQL, compiling rule sets) runs in worker threads; rule evaluations whose
 static cost bound is above shadow.inline_cost (expensive decisions, mirror batches) run in
-worker processes (evaluation_pool). The hot path (`decide` on an affordable rule set) runs
+worker processes (rules/evaluation_pool.py). The hot path (`decide` on an affordable rule set) runs
 on the event loop with no I/O. Background tasks: the counter
 flusher (every shadow.flush_interval), the routing refresher (every shadow.refresh_interval:
 picks up changes made by other processes) and the deployment controller (every
@@ -22,27 +22,31 @@ import structlog
 from shieldx.config import Settings
 from shieldx.platform.db import Database
 from shieldx.platform.errors import Problem
-from shieldx.shadow.catalog import RuleSetCatalog
-from shieldx.shadow.controller import DeploymentController
-from shieldx.shadow.deployment_report import deployment_report, deployment_summary
-from shieldx.shadow.deployment_store import DeploymentStore
-from shieldx.shadow.deployments import DeploymentService, DeployRequest
-from shieldx.shadow.enforcement import Enforcer, NoRoute
-from shieldx.shadow.evaluation_pool import EvaluationPool, EvaluationUnavailable, evaluate_records
-from shieldx.shadow.experiment_store import ExperimentStore
-from shieldx.shadow.experiments import ExperimentService
-from shieldx.shadow.flag_service import FlagService
-from shieldx.shadow.flag_store import FlagStore
+from shieldx.shadow.experiments.results import experiment_doc
+from shieldx.shadow.experiments.service import ExperimentService
+from shieldx.shadow.experiments.store import ExperimentStore
+from shieldx.shadow.experiments.tallies import PendingCounts
+from shieldx.shadow.flags.service import FlagService
+from shieldx.shadow.flags.store import FlagStore
 from shieldx.shadow.flusher import CounterFlusher
-from shieldx.shadow.gateway_store import GatewayStore
 from shieldx.shadow.metrics import ShadowMetrics
-from shieldx.shadow.records import Label, RequestRecord, TrafficRecord
-from shieldx.shadow.results import experiment_doc
-from shieldx.shadow.rollout import Status
-from shieldx.shadow.routing import load_routing, tenant_rulesets, traffic_cost
-from shieldx.shadow.ruleset_store import RuleSetStore
-from shieldx.shadow.rulesets import RuleSetService
-from shieldx.shadow.tallies import PendingCounts
+from shieldx.shadow.rollouts.controller import DeploymentController
+from shieldx.shadow.rollouts.domain import Status
+from shieldx.shadow.rollouts.gateways import GatewayStore
+from shieldx.shadow.rollouts.report import deployment_report, deployment_summary
+from shieldx.shadow.rollouts.service import DeploymentService, DeployRequest
+from shieldx.shadow.rollouts.store import DeploymentStore
+from shieldx.shadow.rules.catalog import RuleSetCatalog
+from shieldx.shadow.rules.enforcement import Enforcer, NoRoute
+from shieldx.shadow.rules.evaluation_pool import (
+    EvaluationPool,
+    EvaluationUnavailable,
+    evaluate_records,
+)
+from shieldx.shadow.rules.records import Label, RequestRecord, TrafficRecord
+from shieldx.shadow.rules.routing import load_routing, tenant_rulesets, traffic_cost
+from shieldx.shadow.rules.service import RuleSetService
+from shieldx.shadow.rules.store import RuleSetStore
 from shieldx.shadow.timeutil import Clock, iso, system_clock
 from shieldx.shadow.versions import fetch_versions, version_probe
 

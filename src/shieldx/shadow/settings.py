@@ -9,8 +9,7 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from shieldx.platform.settings_types import Port, Section
-from shieldx.shadow.timeutil import Duration
+from shieldx.platform.settings_types import Duration, Port, Section
 
 _RECORD_FIELDS = ("method", "path", "query", "ip", "country", "asn", "user_agent", "tenant")
 

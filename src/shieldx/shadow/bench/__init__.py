@@ -1,0 +1,1 @@
+"""`shieldx bench shadow`: in-process, HTTP (wrk) and isolation benchmarks."""

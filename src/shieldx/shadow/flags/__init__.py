@@ -1,0 +1,1 @@
+"""Feature flags (OpenFeature-shaped): definitions, targeting contexts, evaluation, storage, routes."""
