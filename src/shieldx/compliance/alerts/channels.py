@@ -1,0 +1,69 @@
+"""Alert channels: a signed webhook and syslog (RFC 5424 over UDP).
+
+The webhook is signed as the ledger's alerts are (ShieldX-Signature: t=<unix>,v1=<hex
+HMAC-SHA256(secret, "<t>.<body>")>), so one verifier serves both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+import httpx
+
+SIGNATURE_HEADER = "ShieldX-Signature"
+# RFC 5424 severities by alert severity (facility 13: log audit).
+_SYSLOG_SEVERITY = {"critical": 2, "high": 3, "medium": 4, "low": 5}
+_FACILITY = 13
+
+
+def sign(secret: bytes, timestamp: int, body: bytes) -> str:
+    """The ShieldX-Signature header value for BODY sent at TIMESTAMP."""
+    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+async def send_webhook(
+    http: httpx.AsyncClient, url: str, secret: bytes, event: dict[str, Any], timeout_seconds: float
+) -> str:
+    """POST EVENT as signed JSON; 'delivered' or why not."""
+    body = json.dumps(event, sort_keys=True, default=str).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(secret, int(time.time()), body),
+    }
+    try:
+        answer = await http.post(url, content=body, headers=headers, timeout=timeout_seconds)
+    except httpx.HTTPError as exc:
+        return f"failed: {type(exc).__name__}"
+    return "delivered" if answer.is_success else f"failed: HTTP {answer.status_code}"
+
+
+def syslog_line(event: dict[str, Any], hostname: str) -> bytes:
+    """One RFC 5424 message for EVENT."""
+    pri = _FACILITY * 8 + _SYSLOG_SEVERITY.get(str(event.get("severity")), 5)
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    msgid = str(event.get("event", "alert")).replace(" ", "_")[:32]
+    text = f"{event.get('subject')} ({event.get('severity')}, alert {event.get('id')})"
+    return f"<{pri}>1 {stamp} {hostname} shieldx - {msgid} - {text}".encode()
+
+
+async def send_syslog(host: str, port: int, event: dict[str, Any]) -> str:
+    """Send EVENT to a syslog receiver over UDP; 'sent' or why not."""
+    line = syslog_line(event, socket.gethostname())
+
+    def send() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(line, (host, port))
+
+    try:
+        await anyio.to_thread.run_sync(send)
+    except OSError as exc:
+        return f"failed: {exc.strerror or type(exc).__name__}"
+    return "sent"
