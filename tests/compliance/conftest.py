@@ -1,10 +1,13 @@
-"""A whole platform served over loopback on the ports its settings name (as `shieldx up`)."""
+"""A whole platform served over loopback on the ports its settings name (as `shieldx up`),
+with a webhook receiver and a syslog receiver as the alert channels."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -26,6 +29,17 @@ QUIET: dict[str, Any] = {
     "deployment": {"health_check_interval": "1h"},
     "camouflage": {"recording": {"flush_interval": "1h"}, "decoys": []},
 }
+WEBHOOK_SECRET = "compliance-webhook-secret"
+
+
+@dataclass
+class Receivers:
+    """What the alert channels delivered: webhook requests and syslog datagrams."""
+
+    webhooks: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    syslog: list[bytes] = field(default_factory=list)
+    webhook_url: str = ""
+    syslog_port: int = 0
 
 
 @dataclass
@@ -36,6 +50,7 @@ class Running:
     live: LivePlatform
     admin_key: str
     client: httpx.Client
+    receivers: Receivers
 
     def url(self, service: str) -> str:
         """The base URL of SERVICE."""
@@ -72,29 +87,80 @@ def check(result: dict[str, Any], name: str) -> dict[str, Any]:
     raise AssertionError(f"no check {name}")
 
 
-@pytest.fixture
-def start_platform(tmp_path: Path) -> Iterator[Callable[..., Running]]:
-    """Start a platform with extra settings; everything started is stopped afterwards."""
-    stack: list[tuple[LivePlatform, PlatformContext, httpx.Client]] = []
+@pytest.fixture(scope="module")
+def receivers() -> Iterator[Receivers]:
+    """A webhook receiver (HTTP) and a syslog receiver (UDP) on loopback."""
+    got = Receivers()
 
-    def start(**overrides: Any) -> Running:
-        ports = {name: free_port() for name in SERVICES}
-        layers = deep_merge(QUIET, {name: {"port": port} for name, port in ports.items()})
-        settings = settings_for_test(tmp_path / f"data{len(stack)}", **deep_merge(layers, overrides))
-        ctx = build_context(settings)
-        migrations.upgrade(ctx.db)
-        apps = {name: create_app(ctx, name, info.factory()) for name, info in SERVICES.items()}
-        live = LivePlatform(apps, ports=ports)
-        live.__enter__()
-        _, key = ctx.api_keys.create(role=Role.ADMIN, name="compliance-test-admin")
-        client = httpx.Client(
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.webhooks.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    got.webhook_url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(0.2)
+    got.syslog_port = udp.getsockname()[1]
+    stop = threading.Event()
+
+    def listen() -> None:
+        while not stop.is_set():
+            try:
+                got.syslog.append(udp.recv(65536))
+            except TimeoutError:
+                continue
+
+    threads = [
+        threading.Thread(target=server.serve_forever, daemon=True),
+        threading.Thread(target=listen, daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    yield got
+    stop.set()
+    server.shutdown()
+    server.server_close()
+    for thread in threads:
+        thread.join(timeout=5)
+    udp.close()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) -> Iterator[Running]:
+    """Every service on the ports its settings name, compliance alerts sent to the receivers."""
+    ports = {name: free_port() for name in SERVICES}
+    overrides = deep_merge(
+        QUIET,
+        {name: {"port": port} for name, port in ports.items()},
+        {
+            "compliance": {
+                "escalate_after": "1s",
+                "channels": {
+                    "webhook_url": receivers.webhook_url,
+                    "webhook_secret": WEBHOOK_SECRET,
+                    "syslog_host": "127.0.0.1",
+                    "syslog_port": receivers.syslog_port,
+                },
+            }
+        },
+    )
+    settings = settings_for_test(tmp_path_factory.mktemp("compliance"), **overrides)
+    ctx = build_context(settings)
+    migrations.upgrade(ctx.db)
+    apps = {name: create_app(ctx, name, info.factory()) for name, info in SERVICES.items()}
+    _, key = ctx.api_keys.create(role=Role.ADMIN, name="compliance-test-admin")
+    with (
+        LivePlatform(apps, ports=ports) as live,
+        httpx.Client(
             base_url=live.urls["credits"], headers={"Authorization": f"Bearer {key}"}
-        )
-        stack.append((live, ctx, client))
-        return Running(ctx=ctx, live=live, admin_key=key, client=client)
-
-    yield start
-    for live, ctx, client in reversed(stack):
-        client.close()
-        live.__exit__(None, None, None)
-        ctx.close()
+        ) as client,
+    ):
+        yield Running(ctx=ctx, live=live, admin_key=key, client=client, receivers=receivers)
+    ctx.close()
