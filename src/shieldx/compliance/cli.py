@@ -55,9 +55,10 @@ def _base(url: str | None, config: Path | None) -> str:
     if url is not None:
         return url.rstrip("/")
     from shieldx.cli import settings_from
-    from shieldx.compliance.component import targets
+    from shieldx.compliance.targets import listener_url
 
-    return targets(settings_from(config))["credits"]
+    settings = settings_from(config)
+    return listener_url(settings.server.host, settings.credits.port)
 
 
 def _call(method: str, url: str, key: str, *, timeout: float = 300, **kwargs: Any) -> Any:

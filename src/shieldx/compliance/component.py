@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -22,6 +20,7 @@ from shieldx.compliance.checks.registry import CHECKS
 from shieldx.compliance.frameworks.loader import load_frameworks
 from shieldx.compliance.metrics import ComplianceMetrics
 from shieldx.compliance.reports.api import router as reports_router
+from shieldx.compliance.targets import listener_url
 from shieldx.config import Settings
 from shieldx.platform.app import Component
 from shieldx.platform.context import PlatformContext
@@ -32,14 +31,8 @@ def targets(settings: Settings) -> dict[str, str]:
     """The base URL of every service's configured listener (port 0 means unknown: skipped)."""
     from shieldx.services import SERVICES  # the registry imports this module's factory
 
-    host = settings.server.host
-    with contextlib.suppress(ValueError):  # a name, not an address
-        address = ipaddress.ip_address(host)
-        if address.is_unspecified:  # bound to every address: probe it on loopback
-            host = "::1" if address.version == 6 else "127.0.0.1"
-    shown = f"[{host}]" if ":" in host else host
     ports = {name: info.port(settings) for name, info in SERVICES.items()}
-    return {name: f"http://{shown}:{port}" for name, port in ports.items() if port}
+    return {name: listener_url(settings.server.host, port) for name, port in ports.items() if port}
 
 
 def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:

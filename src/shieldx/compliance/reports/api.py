@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from shieldx.compliance.access import Reader
 from shieldx.compliance.assessment.service import AssessmentService
-from shieldx.compliance.reports.render import MEDIA_TYPES, render, select
+from shieldx.compliance.reports.render import MEDIA_TYPES, render, select, select_history
 from shieldx.platform.app import provided
 from shieldx.platform.errors import Problem
 
@@ -48,6 +48,8 @@ async def report(
             f"no framework {framework!r} in this assessment; use one of: {known}",
             type="not-found",
         ) from None
-    points = await anyio.to_thread.run_sync(service.store.history, history)
+    points = select_history(
+        await anyio.to_thread.run_sync(service.store.history, history), framework
+    )
     body = await anyio.to_thread.run_sync(render, format, chosen, points)
     return Response(body, media_type=MEDIA_TYPES[format])

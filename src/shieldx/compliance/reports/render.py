@@ -33,6 +33,16 @@ def select(assessment: Mapping[str, Any], framework: str) -> dict[str, Any]:
     return {**assessment, "frameworks": {framework: assessment["frameworks"][framework]}}
 
 
+def select_history(history: Sequence[Mapping[str, Any]], framework: str) -> list[dict[str, Any]]:
+    """HISTORY narrowed to FRAMEWORK's scores ('all' keeps every one)."""
+    if framework == "all":
+        return [dict(point) for point in history]
+    return [
+        {**point, "frameworks": {framework: point["frameworks"].get(framework, 0.0)}}
+        for point in history
+    ]
+
+
 def render(fmt: str, assessment: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> bytes:
     """ASSESSMENT in format FMT (one of FORMATS)."""
     if fmt == "json":
