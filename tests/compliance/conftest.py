@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -16,75 +15,13 @@ import pytest
 from shieldx.config import deep_merge
 from shieldx.platform import migrations
 from shieldx.platform.app import create_app
-from shieldx.platform.context import PlatformContext, build_context
+from shieldx.platform.context import build_context
 from shieldx.platform.loadgen import free_port
 from shieldx.platform.roles import Role
 from shieldx.services import SERVICES
+from shieldx.testing.compliance import QUIET, WEBHOOK_SECRET, Receivers, Running
 from shieldx.testing.fixtures import settings_for_test
 from shieldx.testing.live import LivePlatform
-
-QUIET: dict[str, Any] = {
-    "credits": {"projection_interval": "1h", "sweep_interval": "1h"},
-    "shadow": {"flush_interval": "1h", "refresh_interval": "1h"},
-    "deployment": {"health_check_interval": "1h"},
-    "camouflage": {"recording": {"flush_interval": "1h"}, "decoys": []},
-}
-WEBHOOK_SECRET = "compliance-webhook-secret"
-
-
-@dataclass
-class Receivers:
-    """What the alert channels delivered: webhook requests and syslog datagrams."""
-
-    webhooks: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    syslog: list[bytes] = field(default_factory=list)
-    webhook_url: str = ""
-    syslog_port: int = 0
-
-
-@dataclass
-class Running:
-    """The served platform, its context and an unscoped admin client of the credits port."""
-
-    ctx: PlatformContext
-    live: LivePlatform
-    admin_key: str
-    client: httpx.Client
-    receivers: Receivers
-
-    def url(self, service: str) -> str:
-        """The base URL of SERVICE."""
-        return self.live.urls[service]
-
-    def assess(self) -> dict[str, Any]:
-        """Run an assessment over HTTP and return it."""
-        answer = self.client.post("/compliance/assessments", timeout=60)
-        assert answer.status_code == 201, answer.text
-        result: dict[str, Any] = answer.json()
-        return result
-
-    def key(self, role: Role, tenant: str | None = None) -> str:
-        """A new key of ROLE."""
-        return self.ctx.api_keys.create(role=role, tenant=tenant, name="test")[1]
-
-
-def control(result: dict[str, Any], framework: str, control_id: str) -> dict[str, Any]:
-    """One control of an assessment."""
-    found: dict[str, Any] = next(
-        c for c in result["frameworks"][framework]["controls"] if c["id"] == control_id
-    )
-    return found
-
-
-def check(result: dict[str, Any], name: str) -> dict[str, Any]:
-    """The evidence of the first run of check NAME in an assessment."""
-    for framework in result["frameworks"].values():
-        for item in framework["controls"]:
-            for evidence in item["evidence"]:
-                if evidence["check"] == name:
-                    found: dict[str, Any] = evidence
-                    return found
-    raise AssertionError(f"no check {name}")
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.compliance.conftest import WEBHOOK_SECRET, Running, check
 from trestle.oscal.assessment_results import AssessmentResults
 
 from shieldx.platform.roles import Role
+from shieldx.testing.compliance import WEBHOOK_SECRET, Running, check
 
 REPO = Path(__file__).resolve().parents[2]
 

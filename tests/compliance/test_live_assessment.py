@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import sqlalchemy as sa
-from tests.compliance.conftest import Running, check, control
 
 from shieldx.compliance import tables
 from shieldx.platform.auth import api_keys
 from shieldx.platform.roles import Role
+from shieldx.testing.compliance import Running, check, control
 
 PAN = "4111 1111 1111 1111"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from shieldx.platform.settings_types import Duration, Section
 
@@ -27,6 +27,12 @@ class ComplianceChannels(Section):
     syslog_host: str | None = None
     syslog_port: int = Field(514, ge=1, le=65535)
     timeout: Duration = timedelta(seconds=5)
+
+    @model_validator(mode="after")
+    def _secret_with_url(self) -> ComplianceChannels:
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError("webhook_url needs webhook_secret (the key that signs each delivery)")
+        return self
 
 
 # The frameworks shipped in shieldx/compliance/frameworks/data; more come from frameworks_dir.

@@ -200,7 +200,8 @@ class AssessmentService:
     async def _follow_up(
         self, report_id: str, results: Sequence[FrameworkResult], now_us: int
     ) -> None:
-        thresholds = self.settings.compliance.alert_thresholds.model_dump()
+        limits = self.settings.compliance.alert_thresholds
+        thresholds = {"critical": limits.critical, "high": limits.high, "medium": limits.medium}
         for finding in findings(results, thresholds):
             due = now_us + int(DUE_IN[finding.severity].total_seconds() * 1_000_000)
             plan_id = await anyio.to_thread.run_sync(
