@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -75,9 +76,15 @@ class AssessmentService:
         self.alerts = alerts
         self.http = http
         self.metrics = metrics
+        # One assessment at a time per process: the evidence chain is appended to in order.
+        self._running = asyncio.Lock()
 
     async def assess(self, *, api_key: str | None, requested_by: str) -> dict[str, Any]:
         """Run every check of every enabled framework once and record the result."""
+        async with self._running:
+            return await self._assess(api_key=api_key, requested_by=requested_by)
+
+    async def _assess(self, *, api_key: str | None, requested_by: str) -> dict[str, Any]:
         started = time.perf_counter()
         now = datetime.fromtimestamp(self.alerts.clock(), tz=UTC)
         now_us = int(now.timestamp() * 1_000_000)
