@@ -168,3 +168,34 @@ def test_auditors_read_but_do_not_assess_and_tenant_keys_are_refused(platform: R
     assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"
     assert httpx.get(base + "/compliance/score").status_code == 401
+
+
+def test_remediation_plans_are_tracked_through_the_api(platform: Running) -> None:
+    platform.assess()
+    plans = platform.client.get("/compliance/remediation").json()
+    plan = next(p for p in plans if (p["framework"], p["control_id"]) == ("SOC2", "CC6.7"))
+    assert (plan["state"], plan["owner"], plan["severity"]) == ("open", None, "high")
+    changed = platform.client.patch(
+        f"/compliance/remediation/{plan['id']}",
+        json={"owner": "platform team", "state": "in_progress", "due_at": "2027-01-31T00:00:00Z"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["owner"] == "platform team"
+    assert changed.json()["due_at_us"] == 1_801_353_600_000_000
+    # The next assessment finds the same control failing and keeps the same plan.
+    platform.assess()
+    again = [
+        p
+        for p in platform.client.get("/compliance/remediation").json()
+        if p["control_id"] == "CC6.7" and p["framework"] == "SOC2"
+    ]
+    assert [p["id"] for p in again] == [plan["id"]]
+    naive = platform.client.patch(
+        f"/compliance/remediation/{plan['id']}", json={"due_at": "2027-01-31T00:00:00"}
+    )
+    assert naive.status_code == 422 and "time zone" in naive.json()["detail"]
+    assert (
+        platform.client.patch(f"/compliance/remediation/{plan['id']}", json={}).status_code == 422
+    )
+    missing = platform.client.patch("/compliance/remediation/nope", json={"state": "done"})
+    assert missing.status_code == 404

@@ -30,7 +30,7 @@ UrlOpt = Annotated[
     str | None,
     typer.Option(
         "--url",
-        help="The credits service [default: http://<server.host>:<credits.port> from the config].",
+        help="The credits service's URL [default: server.host and credits.port of the config].",
         show_default=False,
     ),
 ]
