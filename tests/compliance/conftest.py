@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from shieldx.config import deep_merge
 from shieldx.platform import migrations
@@ -47,6 +48,15 @@ def receivers() -> Iterator[Receivers]:
     got.syslog_port = udp.getsockname()[1]
     stop = threading.Event()
 
+    class Mailbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            got.mail.append(envelope.content)
+            return "250 OK"
+
+    got.smtp_port = free_port()
+    smtp = Controller(Mailbox(), hostname="127.0.0.1", port=got.smtp_port)
+    smtp.start()
+
     def listen() -> None:
         while not stop.is_set():
             try:
@@ -62,6 +72,7 @@ def receivers() -> Iterator[Receivers]:
         thread.start()
     yield got
     stop.set()
+    smtp.stop()
     server.shutdown()
     server.server_close()
     for thread in threads:
@@ -84,6 +95,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) -> 
                     "webhook_secret": WEBHOOK_SECRET,
                     "syslog_host": "127.0.0.1",
                     "syslog_port": receivers.syslog_port,
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": receivers.smtp_port,
+                    "mail_to": ["security@example.com"],
                 },
             }
         },

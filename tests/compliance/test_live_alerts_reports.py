@@ -5,6 +5,7 @@ running platform."""
 from __future__ import annotations
 
 import csv
+import email
 import hashlib
 import hmac
 import io
@@ -75,6 +76,12 @@ def test_a_honeytoken_use_raises_an_alert_at_once_on_every_channel(platform: Run
         lambda: next((s for s in platform.receivers.syslog if alert["id"].encode() in s), None)
     )
     assert line.startswith(b"<106>1 ")  # facility 13 (log audit) x 8 + severity 2 (critical)
+    mail = _until(
+        lambda: next((m for m in platform.receivers.mail if alert["id"].encode() in m), None)
+    )
+    parsed = email.message_from_bytes(mail)
+    assert parsed["To"] == "security@example.com"
+    assert parsed["Subject"].startswith("[ShieldX critical alert] honeytoken used")
     # Acknowledged in time: the GDPR Art. 33 check is met, and the alert never escalates.
     auditor = {"Authorization": f"Bearer {platform.key(Role.AUDITOR)}"}
     ack_path = f"/compliance/alerts/{alert['id']}/acknowledge"

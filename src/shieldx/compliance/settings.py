@@ -26,12 +26,19 @@ class ComplianceChannels(Section):
     webhook_secret: SecretStr | None = None
     syslog_host: str | None = None
     syslog_port: int = Field(514, ge=1, le=65535)
+    # E-mail over SMTP (plain, or STARTTLS when the server offers it), to every address listed.
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    mail_from: str = "shieldx@localhost"
+    mail_to: list[str] = Field(default_factory=list)
     timeout: Duration = timedelta(seconds=5)
 
     @model_validator(mode="after")
     def _secret_with_url(self) -> ComplianceChannels:
         if self.webhook_url is not None and self.webhook_secret is None:
             raise ValueError("webhook_url needs webhook_secret (the key that signs each delivery)")
+        if self.smtp_host is not None and not self.mail_to:
+            raise ValueError("smtp_host needs mail_to (the addresses alerts are sent to)")
         return self
 
 

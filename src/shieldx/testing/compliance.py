@@ -27,6 +27,8 @@ class Receivers:
 
     webhooks: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     syslog: list[bytes] = field(default_factory=list)
+    mail: list[bytes] = field(default_factory=list)
+    smtp_port: int = 0
     webhook_url: str = ""
     syslog_port: int = 0
 

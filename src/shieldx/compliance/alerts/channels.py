@@ -1,4 +1,4 @@
-"""Alert channels: a signed webhook and syslog (RFC 5424 over UDP).
+"""Alert channels: a signed webhook, syslog (RFC 5424 over UDP) and e-mail over SMTP.
 
 The webhook is signed as the ledger's alerts are (ShieldX-Signature: t=<unix>,v1=<hex
 HMAC-SHA256(secret, "<t>.<body>")>), so one verifier serves both.
@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import smtplib
 import socket
 import time
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
 
 import anyio.to_thread
@@ -66,4 +68,36 @@ async def send_syslog(host: str, port: int, event: dict[str, Any]) -> str:
         await anyio.to_thread.run_sync(send)
     except OSError as exc:
         return f"failed: {exc.strerror or type(exc).__name__}"
+    return "sent"
+
+
+def email_message(event: dict[str, Any], sender: str, recipients: list[str]) -> EmailMessage:
+    """The e-mail for EVENT: its subject and severity in the subject line, the alert as text."""
+    message = EmailMessage()
+    stage = "escalated" if str(event.get("event", "")).endswith("escalated") else "alert"
+    message["Subject"] = f"[ShieldX {event.get('severity')} {stage}] {event.get('subject')}"
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message.set_content(
+        f"{event.get('subject')}\n\n{event.get('detail')}\n\nalert id: {event.get('id')}\n"
+        f"acknowledge: shieldx compliance alerts ack {event.get('id')}\n"
+    )
+    return message
+
+
+async def send_email(host: str, port: int, message: EmailMessage, timeout_seconds: float) -> str:
+    """Send MESSAGE through the SMTP server at HOST:PORT; 'sent' or why not."""
+
+    def send() -> None:
+        with smtplib.SMTP(host, port, timeout=timeout_seconds) as smtp:
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls()
+                smtp.ehlo()
+            smtp.send_message(message)
+
+    try:
+        await anyio.to_thread.run_sync(send)
+    except (OSError, smtplib.SMTPException) as exc:
+        return f"failed: {type(exc).__name__}"
     return "sent"

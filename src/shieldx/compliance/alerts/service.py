@@ -12,7 +12,12 @@ import anyio.to_thread
 import httpx
 import structlog
 
-from shieldx.compliance.alerts.channels import send_syslog, send_webhook
+from shieldx.compliance.alerts.channels import (
+    email_message,
+    send_email,
+    send_syslog,
+    send_webhook,
+)
 from shieldx.compliance.alerts.store import AlertStore, NewAlert
 from shieldx.compliance.settings import ComplianceSettings
 
@@ -89,6 +94,13 @@ class AlertService:
         if channels.syslog_host is not None:
             outcomes[f"syslog.{stage}"] = await send_syslog(
                 channels.syslog_host, channels.syslog_port, payload
+            )
+        if channels.smtp_host is not None:
+            outcomes[f"email.{stage}"] = await send_email(
+                channels.smtp_host,
+                channels.smtp_port,
+                email_message(payload, channels.mail_from, channels.mail_to),
+                channels.timeout.total_seconds(),
             )
         if outcomes:
             await anyio.to_thread.run_sync(self.store.record_delivery, row["id"], outcomes)
