@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image
 from trestle.oscal.assessment_results import AssessmentResults
 
 from shieldx.platform.roles import Role
 from shieldx.testing.compliance import WEBHOOK_SECRET, Running, check
+from shieldx.testing.fixtures import need_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -154,6 +156,29 @@ def test_reports_in_every_format(platform: Running, tmp_path: Path) -> None:
     assert {r["control"] for r in rows} == {"3.4", "10.2"}
     unknown = platform.client.get("/compliance/reports/HIPAA")
     assert unknown.status_code == 404 and "SOC2" in unknown.json()["detail"]
+
+
+def test_the_pdf_report_prints_the_html_report(platform: Running, tmp_path: Path) -> None:
+    platform.assess()
+    answer = platform.client.get("/compliance/reports/SOC2", params={"format": "pdf"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/pdf"
+    pdf = tmp_path / "soc2.pdf"
+    pdf.write_bytes(answer.content)
+    assert answer.content.startswith(b"%PDF-")
+    # Page 1 as an image: it must hold the chart and text, not be blank.
+    pdftoppm = need_tool("pdftoppm", "poppler-utils")
+    subprocess.run(
+        [pdftoppm, "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+        check=True,
+        timeout=60,
+    )
+    (image,) = tmp_path.glob("page*.png")
+    with Image.open(image) as page:
+        histogram = page.convert("L").histogram()
+        dark = sum(histogram[:200])  # pixels darker than light grey
+        assert page.width > 200 and page.height > 200
+        assert dark > 0.005 * page.width * page.height
 
 
 def test_the_cli_assesses_and_writes_reports(platform: Running, tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def report(
         str, typer.Option("--framework", "-f", help="A framework id, or 'all'.")
     ] = "all",
     fmt: Annotated[
-        Literal["json", "csv", "html", "oscal"], typer.Option("--format", help="Report format.")
+        Literal["json", "csv", "html", "pdf", "oscal"],
+        typer.Option("--format", help="Report format."),
     ] = "json",
     url: UrlOpt = None,
     config: ConfigOpt = None,

@@ -10,7 +10,13 @@ from fastapi.responses import Response
 
 from shieldx.compliance.access import Reader
 from shieldx.compliance.assessment.service import AssessmentService
-from shieldx.compliance.reports.render import MEDIA_TYPES, render, select, select_history
+from shieldx.compliance.reports.render import (
+    MEDIA_TYPES,
+    PdfUnavailable,
+    render,
+    select,
+    select_history,
+)
 from shieldx.platform.app import provided
 from shieldx.platform.errors import Problem
 
@@ -29,7 +35,7 @@ async def report(
     framework: str,
     caller: Reader,
     service: Service,
-    format: Annotated[Literal["json", "csv", "html", "oscal"], Query()] = "json",
+    format: Annotated[Literal["json", "csv", "html", "pdf", "oscal"], Query()] = "json",
     report_id: Annotated[str | None, Query(max_length=64)] = None,
     history: Annotated[int, Query(ge=1, le=1000)] = 30,
 ) -> Response:
@@ -51,5 +57,8 @@ async def report(
     points = select_history(
         await anyio.to_thread.run_sync(service.store.history, history), framework
     )
-    body = await anyio.to_thread.run_sync(render, format, chosen, points)
+    try:
+        body = await anyio.to_thread.run_sync(render, format, chosen, points)
+    except PdfUnavailable as exc:
+        raise Problem(501, str(exc), type="not-implemented") from None
     return Response(body, media_type=MEDIA_TYPES[format])

@@ -14,13 +14,20 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-FORMATS = ("json", "csv", "html", "oscal")
+FORMATS = ("json", "csv", "html", "pdf", "oscal")
 MEDIA_TYPES = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
     "oscal": "application/json",
 }
+
+
+class PdfUnavailable(Exception):
+    """PDF rendering needs weasyprint (the `pdf` extra) and pango from the system."""
+
+
 OSCAL_VERSION = "1.1.2"
 _NAMESPACE = uuid.UUID("5f0c6a7e-3c1b-4d55-9a8e-2b7d1c0e9f41")
 _COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
@@ -51,6 +58,8 @@ def render(fmt: str, assessment: Mapping[str, Any], history: Sequence[Mapping[st
         return to_csv(assessment).encode()
     if fmt == "html":
         return to_html(assessment, history).encode()
+    if fmt == "pdf":
+        return to_pdf(to_html(assessment, history))
     if fmt == "oscal":
         return json.dumps(to_oscal(assessment), indent=2).encode()
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -98,7 +107,7 @@ def to_csv(assessment: Mapping[str, Any]) -> str:
 
 def trend_svg(history: Sequence[Mapping[str, Any]], width: int = 640, height: int = 220) -> str:
     """An inline SVG line chart of the overall and per-framework scores over HISTORY."""
-    pad = 36
+    pad, legend = 36, 70  # left/top/bottom margin; room for the series names on the right
     series: dict[str, list[float]] = {"overall": [float(p["overall"]) for p in history]}
     for point in history:
         for name in point["frameworks"]:
@@ -108,7 +117,7 @@ def trend_svg(history: Sequence[Mapping[str, Any]], width: int = 640, height: in
     count = max(len(history), 1)
 
     def xy(index: int, value: float) -> str:
-        x = pad + (width - 2 * pad) * (index / (count - 1) if count > 1 else 0.5)
+        x = pad + (width - pad - legend) * (index / (count - 1) if count > 1 else 0.5)
         y = height - pad - (height - 2 * pad) * value / 100
         return f"{x:.1f},{y:.1f}"
 
@@ -120,7 +129,7 @@ def trend_svg(history: Sequence[Mapping[str, Any]], width: int = 640, height: in
     for level in (0, 50, 100):
         y = height - pad - (height - 2 * pad) * level / 100
         parts.append(
-            f'<line x1="{pad}" y1="{y:.1f}" x2="{width - pad}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<line x1="{pad}" y1="{y:.1f}" x2="{width - legend}" y2="{y:.1f}" stroke="#ddd"/>'
             f'<text x="4" y="{y + 4:.1f}" font-size="10">{level}</text>'
         )
     for number, (name, values) in enumerate(series.items()):
@@ -129,7 +138,7 @@ def trend_svg(history: Sequence[Mapping[str, Any]], width: int = 640, height: in
         parts.append(
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
             f"<title>{html.escape(name)}</title></polyline>"
-            f'<text x="{width - pad + 2}" y="{14 + 12 * number}" font-size="10" '
+            f'<text x="{width - legend + 4}" y="{14 + 12 * number}" font-size="10" '
             f'fill="{colour}">{html.escape(name)}</text>'
         )
     parts.append("</svg>")
@@ -171,13 +180,28 @@ def to_html(assessment: Mapping[str, Any], history: Sequence[Mapping[str, Any]])
         "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;width:100%}"
         "td,th{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}"
         ".compliant{color:#2ca02c}.non_compliant{color:#d62728}.not_applicable{color:#777}"
-        "pre{font-size:11px;white-space:pre-wrap}</style></head><body>"
+        "pre{font-size:11px;white-space:pre-wrap}code{word-break:break-all}</style></head><body>"
         f"<h1>ShieldX compliance report</h1><p>Assessment {e(assessment['id'])} at "
         f"{e(str(assessment['created_at']))}; overall score "
         f"<b>{assessment['overall']:.1f}</b></p><h2>Score history</h2>{trend_svg(history)}"
         + "".join(rows)
         + "</body></html>"
     )
+
+
+def to_pdf(page: str) -> bytes:
+    """The HTML report printed to PDF by WeasyPrint (evidence details shown open)."""
+    try:
+        from weasyprint import CSS, HTML  # type: ignore[import-untyped]
+    except (ImportError, OSError) as exc:  # OSError: pango is missing
+        raise PdfUnavailable(
+            f"PDF reports need weasyprint and pango: pip install 'shieldx[pdf]' and "
+            f"scripts/install-system-deps ({type(exc).__name__}: {exc})"
+        ) from exc
+    opened = page.replace("<details>", "<details open>")
+    style = CSS(string="@page { size: A4; margin: 1.5cm } body { margin: 0; font-size: 10pt }")
+    pdf: bytes = HTML(string=opened).write_pdf(stylesheets=[style])
+    return pdf
 
 
 def _uuid(*parts: str) -> str:
