@@ -15,6 +15,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import PydanticBaseSettingsSource
 
 from shieldx.camouflage.settings import CamouflageSettings
+from shieldx.compliance.settings import ComplianceSettings
 from shieldx.credits.settings import (
     CreditsSettings,
     DisasterRecoverySettings,
@@ -27,7 +28,7 @@ from shieldx.shadow.settings import DeploymentSettings, ShadowSettings
 
 ENV_PREFIX = "SHIELDX_"
 # Variables read by the CLI itself rather than mapped onto a settings key.
-NON_SETTING_ENV = frozenset({"SHIELDX_CONFIG", "SHIELDX_BOOTSTRAP_ADMIN_KEY"})
+NON_SETTING_ENV = frozenset({"SHIELDX_CONFIG", "SHIELDX_BOOTSTRAP_ADMIN_KEY", "SHIELDX_API_KEY"})
 
 # Keys (or whole sections) that validate but that no code reads yet. `config check` warns
 # when a file or the environment sets one, docs/configuration.md marks each, and
@@ -37,7 +38,8 @@ NO_EFFECT_YET: dict[str, str] = {
     "sharding": "the ledger is not sharded yet",
     "chaos": "fault injection is not built yet",
     "disaster_recovery": "replication and failover are not built yet",
-    "compliance": "compliance monitoring is not built yet",
+    "compliance.monitoring_interval": "scheduled assessments are not built yet",
+    "compliance.auto_remediation": "automatic remediation is not built yet",
     "event_sourcing.retention_days": "nothing reads it yet",
     "event_sourcing.event_bus_size": "nothing reads it yet",
     "event_sourcing.worker_count": "nothing reads it yet",
@@ -156,28 +158,6 @@ class ChaosSettings(Section):
         if bad:
             raise ValueError(f"hours must be between 0 and 23 (got {bad})")
         return value
-
-
-class AlertThresholds(Section):
-    """Share of failing controls that raises an alert of each severity."""
-
-    critical: float = Field(0.0, ge=0.0, le=1.0)
-    high: float = Field(0.1, ge=0.0, le=1.0)
-    medium: float = Field(0.3, ge=0.0, le=1.0)
-
-
-Framework = Literal["SOC2", "ISO27001", "GDPR", "PCI_DSS"]
-ALL_FRAMEWORKS: list[Framework] = ["SOC2", "ISO27001", "GDPR", "PCI_DSS"]
-
-
-class ComplianceSettings(Section):
-    """Compliance monitoring (seed: compliance)."""
-
-    enabled_frameworks: list[Framework] = Field(default_factory=lambda: list(ALL_FRAMEWORKS))
-    monitoring_interval: Duration = timedelta(hours=1)
-    evidence_retention_days: int = Field(365, ge=1, le=36_500)
-    auto_remediation: bool = False
-    alert_thresholds: AlertThresholds = AlertThresholds()
 
 
 class Settings(Section):
@@ -364,7 +344,9 @@ def _allowed_keys(parent: tuple[str, ...]) -> list[str]:
 
 
 def _is_secret_path(key: str) -> bool:
-    return key.startswith(("database.url", "security.encryption_keys"))
+    return key.startswith(
+        ("database.url", "security.encryption_keys", "compliance.channels.webhook_secret")
+    )
 
 
 def load_settings(

@@ -47,7 +47,12 @@ class ServiceInfo:
 SERVICES: dict[str, ServiceInfo] = {
     info.name: info
     for info in (
-        ServiceInfo("credits", "shieldx.credits.api", "event-sourced credit ledger"),
+        ServiceInfo(
+            "credits",
+            "shieldx.credits.api",
+            "event-sourced credit ledger",
+            engines=("shieldx.compliance.component",),
+        ),
         ServiceInfo(
             "shadow", "shieldx.shadow.component", "shadow rules, A/B tests, rollouts, flags"
         ),

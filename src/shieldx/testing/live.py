@@ -83,7 +83,13 @@ class LivePlatform:
     `call(fn)` runs FN on that loop (to inspect its tasks) and returns its result.
     """
 
-    def __init__(self, apps: dict[str, ASGIApp], *, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        apps: dict[str, ASGIApp],
+        *,
+        startup_timeout: float = 60.0,
+        ports: dict[str, int] | None = None,
+    ) -> None:
         self.startup_timeout = startup_timeout
         self._socks: dict[str, socket.socket] = {}
         self.urls: dict[str, str] = {}
@@ -91,7 +97,8 @@ class LivePlatform:
         for name, app in apps.items():
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", 0))
+            # A given port lets settings name the listener (as `shieldx up` binds them).
+            sock.bind(("127.0.0.1", (ports or {}).get(name, 0)))
             self._socks[name] = sock
             self.urls[name] = f"http://127.0.0.1:{sock.getsockname()[1]}"
             self.servers[name] = _QuietServer(uvicorn_config(app, shutdown_timeout=5))

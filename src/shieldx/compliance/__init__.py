@@ -1,0 +1,1 @@
+"""Compliance: controls checked against the running platform, evidence, scores, alerts, reports."""

@@ -1,0 +1,1 @@
+"""Compliance alerts: raised once per condition, delivered to channels, acknowledged, escalated."""

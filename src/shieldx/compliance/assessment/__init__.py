@@ -1,0 +1,1 @@
+"""Assessments: run the checks, score controls and frameworks, keep evidence and findings."""

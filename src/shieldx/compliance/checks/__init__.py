@@ -1,0 +1,1 @@
+"""Checks: each gathers evidence from the running platform and decides one condition."""

@@ -1,0 +1,1 @@
+"""Frameworks as data: framework → controls → checks, one YAML file per framework."""

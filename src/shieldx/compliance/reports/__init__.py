@@ -1,0 +1,1 @@
+"""Reports of an assessment: JSON, CSV, HTML with the score trend, OSCAL Assessment Results."""
