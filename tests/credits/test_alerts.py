@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from shieldx.config import Settings
 from shieldx.credits import tables
-from shieldx.credits.webhooks import SIGNATURE_HEADER, sign, verify_signature
+from shieldx.credits.alerts.webhooks import SIGNATURE_HEADER, sign, verify_signature
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from shieldx.credits import responses, schemas, tables
-from shieldx.credits.domain import Account
-from shieldx.credits.events import decode
+from shieldx.credits import tables
+from shieldx.credits.audit import schemas as audit_schemas
+from shieldx.credits.ledger import schemas
+from shieldx.credits.ledger.domain import Account
+from shieldx.credits.ledger.events import decode
+from shieldx.credits.projections import schemas as read_schemas
 from shieldx.platform.context import PlatformContext
 
 from .conftest import Api, serve_credits
@@ -301,7 +304,7 @@ def test_openapi_documents_every_field_and_metrics_are_exposed(
         assert path in paths
     ours = {
         n
-        for module in (schemas, responses)
+        for module in (schemas, read_schemas, audit_schemas)
         for n, v in vars(module).items()
         if isinstance(v, type) and v.__module__ == module.__name__
     }

@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from shieldx.credits.committer import ProcessCommitter
-from shieldx.credits.records import StoreUnavailable
+from shieldx.credits.store.records import StoreUnavailable
+from shieldx.credits.writer.pipe import ProcessCommitter
 
 
 def test_a_commit_process_that_cannot_connect_is_given_up_on() -> None:

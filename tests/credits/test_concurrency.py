@@ -6,9 +6,9 @@ import asyncio
 import random
 from urllib.parse import urlsplit
 
-from shieldx.credits import audit
-from shieldx.credits.ids import new_id
-from shieldx.credits.store import create_store
+from shieldx.credits.audit import verify as audit
+from shieldx.credits.ledger.ids import new_id
+from shieldx.credits.store.events import create_store
 from shieldx.platform.context import PlatformContext
 
 from .conftest import RawConnection, serve_credits

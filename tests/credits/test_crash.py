@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from shieldx.credits import audit, tables
-from shieldx.credits.ids import new_id
-from shieldx.credits.projections import ProjectionRunner, rebuild
-from shieldx.credits.store import create_store
+from shieldx.credits import tables
+from shieldx.credits.audit import verify as audit
+from shieldx.credits.ledger.ids import new_id
+from shieldx.credits.projections.runner import ProjectionRunner, rebuild
+from shieldx.credits.store.events import create_store
 from shieldx.platform.context import build_context
 from shieldx.platform.loadgen import free_port, spawn_server
 from shieldx.testing.fixtures import settings_for_test
@@ -140,7 +141,7 @@ def _commit_process(server_pid: int) -> int:
     """The pid of the credits commit process, a child of SERVER_PID."""
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
     for child in map(int, children):
-        if b"shieldx.credits.commitd" in Path(f"/proc/{child}/cmdline").read_bytes():
+        if b"shieldx.credits.writer.process" in Path(f"/proc/{child}/cmdline").read_bytes():
             return child
     raise AssertionError(f"no commit process among {children}")
 

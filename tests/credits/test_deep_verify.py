@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import shieldx
 from shieldx.config import Settings
 from shieldx.credits import tables
-from shieldx.credits.service import CreditsService
+from shieldx.credits.ledger.service import CreditsService
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 from shieldx.testing.fixtures import settings_for_test

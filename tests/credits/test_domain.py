@@ -10,7 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from shieldx.credits.commands import (
+from shieldx.credits.ledger.commands import (
     CancelHold,
     CommitHold,
     Consume,
@@ -20,8 +20,8 @@ from shieldx.credits.commands import (
     Reserve,
     SetThreshold,
 )
-from shieldx.credits.domain import Account
-from shieldx.credits.errors import (
+from shieldx.credits.ledger.domain import Account
+from shieldx.credits.ledger.errors import (
     AccountExists,
     AccountNotFound,
     AmountExceedsHold,
@@ -32,7 +32,7 @@ from shieldx.credits.errors import (
     InvalidAmount,
     LedgerError,
 )
-from shieldx.credits.events import (
+from shieldx.credits.ledger.events import (
     MAX_AMOUNT,
     Event,
     GrantExpired,

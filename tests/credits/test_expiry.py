@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from shieldx.credits import tables
-from shieldx.credits.errors import HoldNotActive
-from shieldx.credits.service import CreditsService
-from shieldx.credits.sweeper import Sweeper
+from shieldx.credits.ledger.errors import HoldNotActive
+from shieldx.credits.ledger.service import CreditsService
+from shieldx.credits.ledger.sweeper import Sweeper
 from shieldx.platform.context import PlatformContext
 
 from .conftest import Clock, idem, run_service

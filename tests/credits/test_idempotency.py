@@ -7,9 +7,9 @@ import asyncio
 import orjson
 import pytest
 
-from shieldx.credits.service import CreditsService, Idempotency, fingerprint
-from shieldx.credits.submissions import IdempotencyMismatch, WriterUnavailable
-from shieldx.credits.sweeper import Sweeper
+from shieldx.credits.ledger.service import CreditsService, Idempotency, fingerprint
+from shieldx.credits.ledger.sweeper import Sweeper
+from shieldx.credits.writer.submissions import IdempotencyMismatch, WriterUnavailable
 from shieldx.platform.context import PlatformContext
 
 from .conftest import Clock, run_service

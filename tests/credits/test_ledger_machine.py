@@ -25,10 +25,16 @@ from hypothesis.stateful import (
 )
 
 from shieldx.config import Settings
-from shieldx.credits import audit, tables
-from shieldx.credits.errors import AccountNotFound, HoldNotActive, InsufficientCredits, LedgerError
-from shieldx.credits.service import CreditsService
-from shieldx.credits.store import create_store
+from shieldx.credits import tables
+from shieldx.credits.audit import verify as audit
+from shieldx.credits.ledger.errors import (
+    AccountNotFound,
+    HoldNotActive,
+    InsufficientCredits,
+    LedgerError,
+)
+from shieldx.credits.ledger.service import CreditsService
+from shieldx.credits.store.events import create_store
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 

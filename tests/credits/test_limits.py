@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from shieldx.credits import tables
-from shieldx.credits.ids import new_id
+from shieldx.credits.ledger.ids import new_id
 from shieldx.platform.context import PlatformContext
 
 from .conftest import Api, serve_credits

@@ -6,11 +6,12 @@ import orjson
 import psycopg
 import sqlalchemy as sa
 
-from shieldx.credits import chain, tables
-from shieldx.credits.projections import ProjectionRunner, rebuild
-from shieldx.credits.service import CreditsService
-from shieldx.credits.store import create_store
-from shieldx.credits.sweeper import Sweeper
+from shieldx.credits import tables
+from shieldx.credits.ledger import chain
+from shieldx.credits.ledger.service import CreditsService
+from shieldx.credits.ledger.sweeper import Sweeper
+from shieldx.credits.projections.runner import ProjectionRunner, rebuild
+from shieldx.credits.store.events import create_store
 from shieldx.platform.context import PlatformContext
 
 from .conftest import Clock, idem, run_service

@@ -9,12 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from shieldx.config import Settings
-from shieldx.credits import audit, tables
-from shieldx.credits.accounts import rebuild_account
-from shieldx.credits.errors import InsufficientCredits
-from shieldx.credits.service import CreditsService
-from shieldx.credits.store import create_store
-from shieldx.credits.submissions import WriterUnavailable
+from shieldx.credits import tables
+from shieldx.credits.audit import verify as audit
+from shieldx.credits.ledger.errors import InsufficientCredits
+from shieldx.credits.ledger.service import CreditsService
+from shieldx.credits.store.events import create_store
+from shieldx.credits.writer.accounts import rebuild_account
+from shieldx.credits.writer.submissions import WriterUnavailable
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 

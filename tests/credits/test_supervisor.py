@@ -12,15 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shieldx.credits.commands import Command, Purchase
-from shieldx.credits.domain import Account
-from shieldx.credits.events import Event
-from shieldx.credits.ids import new_id
-from shieldx.credits.operations import SingleCommand
-from shieldx.credits.records import AccountKey
-from shieldx.credits.service import CreditsService
-from shieldx.credits.submissions import ApplyFailed, Submission
-from shieldx.credits.supervisor import Supervisor
+from shieldx.credits.ledger.commands import Command, Purchase
+from shieldx.credits.ledger.domain import Account
+from shieldx.credits.ledger.events import Event
+from shieldx.credits.ledger.ids import new_id
+from shieldx.credits.ledger.service import CreditsService
+from shieldx.credits.store.records import AccountKey
+from shieldx.credits.writer.submissions import ApplyFailed, Submission
+from shieldx.credits.writer.supervisor import Supervisor
+from shieldx.credits.writer.work_units import SingleCommand
 from shieldx.platform.context import PlatformContext
 
 from .conftest import Api, run_service, serve_credits
@@ -40,7 +40,7 @@ def _commit_process() -> int:
     me = os.getpid()
     for task in Path(f"/proc/{me}/task").iterdir():
         for child in map(int, (task / "children").read_text().split()):
-            if b"shieldx.credits.commitd" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if b"shieldx.credits.writer.process" in Path(f"/proc/{child}/cmdline").read_bytes():
                 return child
     raise AssertionError("no commit process")
 

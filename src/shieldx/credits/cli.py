@@ -33,8 +33,8 @@ def rebuild_projections(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from shieldx.cli import open_context
-    from shieldx.credits.projections import rebuild
-    from shieldx.credits.store import create_store
+    from shieldx.credits.projections.runner import rebuild
+    from shieldx.credits.store.events import create_store
 
     ctx = open_context(config, data_dir)
     try:
@@ -86,9 +86,9 @@ def verify(
     import orjson
 
     from shieldx.cli import open_context
-    from shieldx.credits.audit import RangeRefused
-    from shieldx.credits.audit import verify as verify_chain
-    from shieldx.credits.store import create_store
+    from shieldx.credits.audit.verify import RangeRefused
+    from shieldx.credits.audit.verify import verify as verify_chain
+    from shieldx.credits.store.events import create_store
 
     ctx = open_context(config, data_dir)
     try:
@@ -116,7 +116,7 @@ def verify(
 def reseal(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Re-encrypt payment details and webhook secrets with the active key (after a rotation)."""
     from shieldx.cli import open_context
-    from shieldx.credits.keys import reseal_all
+    from shieldx.credits.store.reseal import reseal_all
 
     ctx = open_context(config, data_dir)
     try:
@@ -145,7 +145,7 @@ def bench_credits(
     json_out: JsonOpt = False,
 ) -> None:
     """Group-commit throughput, latency and replay speed of the ledger; prints JSON."""
-    from shieldx.credits.bench import run_bench
+    from shieldx.credits.bench.runner import run_bench
 
     if backend not in ("sqlite", "postgres"):
         raise typer.BadParameter("--backend must be sqlite or postgres")

@@ -1,0 +1,1 @@
+"""ShieldX credits: store."""
