@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from shieldx.credits.audit import verify as audit
 from shieldx.credits.ledger.ids import new_id
-from shieldx.credits.store.events import create_store
+from shieldx.credits.store.backends import create_store
 from shieldx.platform.context import PlatformContext
 
 from .conftest import RawConnection, serve_credits

@@ -22,7 +22,7 @@ from shieldx.credits import tables
 from shieldx.credits.audit import verify as audit
 from shieldx.credits.ledger.ids import new_id
 from shieldx.credits.projections.runner import ProjectionRunner, rebuild
-from shieldx.credits.store.events import create_store
+from shieldx.credits.store.backends import create_store
 from shieldx.platform.context import build_context
 from shieldx.platform.loadgen import free_port, spawn_server
 from shieldx.testing.fixtures import settings_for_test

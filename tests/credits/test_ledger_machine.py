@@ -34,7 +34,7 @@ from shieldx.credits.ledger.errors import (
     LedgerError,
 )
 from shieldx.credits.ledger.service import CreditsService
-from shieldx.credits.store.events import create_store
+from shieldx.credits.store.backends import create_store
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 

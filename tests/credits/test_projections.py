@@ -11,7 +11,7 @@ from shieldx.credits.ledger import chain
 from shieldx.credits.ledger.service import CreditsService
 from shieldx.credits.ledger.sweeper import Sweeper
 from shieldx.credits.projections.runner import ProjectionRunner, rebuild
-from shieldx.credits.store.events import create_store
+from shieldx.credits.store.backends import create_store
 from shieldx.platform.context import PlatformContext
 
 from .conftest import Clock, idem, run_service

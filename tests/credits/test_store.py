@@ -13,7 +13,7 @@ from shieldx.credits import tables
 from shieldx.credits.audit import verify as audit
 from shieldx.credits.ledger.errors import InsufficientCredits
 from shieldx.credits.ledger.service import CreditsService
-from shieldx.credits.store.events import create_store
+from shieldx.credits.store.backends import create_store
 from shieldx.credits.writer.accounts import rebuild_account
 from shieldx.credits.writer.submissions import WriterUnavailable
 from shieldx.platform import migrations

@@ -34,7 +34,7 @@ def rebuild_projections(
 
     from shieldx.cli import open_context
     from shieldx.credits.projections.runner import rebuild
-    from shieldx.credits.store.events import create_store
+    from shieldx.credits.store.backends import create_store
 
     ctx = open_context(config, data_dir)
     try:
@@ -88,7 +88,7 @@ def verify(
     from shieldx.cli import open_context
     from shieldx.credits.audit.verify import RangeRefused
     from shieldx.credits.audit.verify import verify as verify_chain
-    from shieldx.credits.store.events import create_store
+    from shieldx.credits.store.backends import create_store
 
     ctx = open_context(config, data_dir)
     try:

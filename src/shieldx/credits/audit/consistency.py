@@ -16,7 +16,7 @@ import orjson
 
 from shieldx.credits.ledger.domain import Account
 from shieldx.credits.ledger.events import decode
-from shieldx.credits.store.events import EventStore
+from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.records import AccountKey
 
 _EVENTS = (

@@ -7,7 +7,7 @@ from typing import Any
 
 from shieldx.credits.audit.consistency import check_derived
 from shieldx.credits.ledger import chain
-from shieldx.credits.store.events import EventStore
+from shieldx.credits.store.base import EventStore
 
 
 class RangeRefused(ValueError):

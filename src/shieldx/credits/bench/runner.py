@@ -27,7 +27,8 @@ from shieldx.credits.ledger.domain import Account
 from shieldx.credits.ledger.service import CreditsService, Idempotency, fingerprint
 from shieldx.credits.projections.replay import fold_balances, read_for_fold, read_streams
 from shieldx.credits.projections.runner import rebuild
-from shieldx.credits.store.events import EventStore, create_store
+from shieldx.credits.store.backends import create_store
+from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.records import AccountKey, StreamLoad
 from shieldx.credits.writer.accounts import rebuild_account
 from shieldx.platform import migrations

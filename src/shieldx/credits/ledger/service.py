@@ -34,7 +34,8 @@ from shieldx.credits.ledger.errors import HoldNotFound
 from shieldx.credits.ledger.ids import new_id, now_us
 from shieldx.credits.projections.runner import ProjectionStatus
 from shieldx.credits.settings import CreditsSettings
-from shieldx.credits.store.events import EventStore, create_store
+from shieldx.credits.store.backends import create_store
+from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.records import AccountKey
 from shieldx.credits.writer.group_commit import GroupCommitWriter
 from shieldx.credits.writer.plans import PlanBuilder

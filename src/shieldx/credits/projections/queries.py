@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from shieldx.credits.ledger.domain import Account
 from shieldx.credits.ledger.events import MONEY_TYPES, decode
-from shieldx.credits.store.events import EventStore
+from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.records import Row
 from shieldx.credits.tables import alerts, balances
 from shieldx.credits.writer.work_units import iso

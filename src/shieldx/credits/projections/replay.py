@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from shieldx.credits.store.events import EventStore
+from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.records import AccountKey, Row
 
 FETCH = 100_000

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import structlog
 
 from shieldx.credits.store import sql as q
+from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.commits import Step, project
-from shieldx.credits.store.events import EventStore
 from shieldx.credits.store.sql import HISTORY_PROJECTION, USAGE_PROJECTION
 
 log = structlog.get_logger("shieldx.credits")

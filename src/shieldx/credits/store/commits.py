@@ -1,6 +1,6 @@
 """The writing side of the event store: one group commit per transaction, on one connection.
 
-`LedgerStorage` runs in the commit process (see commitd.py) - or, optionally, in a thread of
+`CommitStore` runs in the commit process (see writer/process.py) - or, optionally, in a thread of
 the service - and is deliberately import-light: the DBAPI driver, hashlib and orjson. Per
 group commit it: takes the write lock (SQLite `BEGIN IMMEDIATE`; PostgreSQL: the chain-head
 row), links each new event to its stream's previous event and chains its hash, moves the
@@ -12,6 +12,7 @@ on (optimistic concurrency), projects history and usage in SQL when due, and com
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -23,20 +24,22 @@ from shieldx.credits.store.sql import HISTORY_PROJECTION, USAGE_PROJECTION
 _LAST_POSITIONS_LIMIT = 1_000_000
 
 
-class LedgerStorage:
-    """Group commits and projection steps on one DBAPI connection (see module docstring)."""
+class CommitStore(ABC):
+    """Group commits and projection steps on one DBAPI connection (see module docstring);
+    subclasses (sqlite.py, postgres.py) supply the backend's connection, locking and placeholders."""
+
+    backend: str  # "sqlite" or "postgresql": which projection statements apply
+    conflicts: tuple[type[Exception], ...]  # the driver's errors meaning "reload and retry"
+    unavailable: tuple[type[Exception], ...]  # the driver's errors meaning "cannot commit"
 
     def __init__(
         self,
         conn: Any,
-        backend: str,
         *,
         project_interval: float = 0.05,
         project_chunk: int = 20_000,
     ) -> None:
         self.conn = conn
-        self.backend = backend
-        self.sqlite = backend == "sqlite"
         self.project_interval = project_interval
         self.project_chunk = project_chunk
         self.since: tuple[int, bytes] | None = None  # the head after our last commit
@@ -48,41 +51,41 @@ class LedgerStorage:
         # event's prev link); streams it does not know are looked up in the balance rows.
         self.last_positions: dict[AccountKey, int] = {}
         self._sql: dict[str, str] = {}
-        self._history_sql, self._usage_sql = (self.sql(text) for text in q.projection_sql(backend))
-        if self.sqlite:
-            import sqlite3
+        self._history_sql, self._usage_sql = (
+            self.sql(text) for text in q.projection_sql(self.backend)
+        )
 
-            self._conflicts: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
-            self._unavailable: tuple[type[Exception], ...] = (sqlite3.Error,)
-        else:
-            import psycopg
+    # ------------------------------------------------------------------ backend hooks
+    @staticmethod
+    @abstractmethod
+    def connect(config: dict[str, Any]) -> Any:
+        """The DBAPI connection CONFIG (EventStore.commit_config) describes, set up like the
+        platform's own connections."""
 
-            self._conflicts = (psycopg.IntegrityError,)
-            self._unavailable = (psycopg.Error,)
+    @abstractmethod
+    def _placeholders(self, text: str) -> str:
+        """TEXT with '?' placeholders in this driver's style."""
+
+    @abstractmethod
+    def _begin(self, cur: Any) -> None:
+        """Start a write transaction that excludes other writers."""
+
+    @abstractmethod
+    def _end(self, cur: Any, *, commit: bool) -> None:
+        """Commit or roll back the current transaction."""
+
+    @abstractmethod
+    def _lock_head(self, cur: Any) -> tuple[int, bytes]:
+        """Read the chain head under the write lock."""
 
     def sql(self, text: str) -> str:
         """TEXT in this driver's placeholder style."""
         cached = self._sql.get(text)
         if cached is None:
-            cached = self._sql[text] = (
-                text if self.sqlite else text.replace("%", "%%").replace("?", "%s")
-            )
+            cached = self._sql[text] = self._placeholders(text)
         return cached
 
     # ------------------------------------------------------------------ transactions
-    def _begin(self, cur: Any) -> None:
-        if self.sqlite:
-            cur.execute("BEGIN IMMEDIATE")
-
-    def _end(self, cur: Any, *, commit: bool) -> None:
-        if self.sqlite:
-            if self.conn.in_transaction:
-                cur.execute("COMMIT" if commit else "ROLLBACK")
-        elif commit:
-            self.conn.commit()
-        else:
-            self.conn.rollback()
-
     def head(self) -> tuple[int, bytes]:
         """The chain head as committed (outside any transaction)."""
         cur = self.conn.cursor()
@@ -111,10 +114,10 @@ class LedgerStorage:
         except StoreConflict:
             self._abort(cur)
             raise
-        except self._conflicts as exc:
+        except self.conflicts as exc:
             self._abort(cur)
             raise StoreConflict(None) from exc
-        except self._unavailable as exc:
+        except self.unavailable as exc:
             self._abort(cur)
             raise StoreUnavailable(str(exc)) from exc
         finally:
@@ -167,11 +170,6 @@ class LedgerStorage:
         self._write_rows(cur, plan, first)
         self._maybe_project(cur, head[0])
         return first, head[0], head[1], foreign, last_of
-
-    def _lock_head(self, cur: Any) -> tuple[int, bytes]:
-        cur.execute(q.SELECT_HEAD if self.sqlite else q.SELECT_HEAD + " FOR UPDATE")
-        position, digest = cur.fetchone()
-        return int(position), bytes.fromhex(digest)
 
     def _chain(
         self, cur: Any, events: list[Row], since: tuple[int, bytes]
@@ -301,7 +299,7 @@ class LedgerStorage:
             head = int(cur.fetchone()[0])
             reached = self._project(cur, head)
             self._end(cur, commit=True)
-        except self._unavailable as exc:
+        except self.unavailable as exc:
             self._abort(cur)
             raise StoreUnavailable(str(exc)) from exc
         finally:

@@ -19,7 +19,7 @@ from shieldx.credits.ledger.domain import Account
 from shieldx.credits.ledger.errors import InvariantViolation
 from shieldx.credits.ledger.events import decode
 from shieldx.credits.ledger.ids import now_us
-from shieldx.credits.store.events import EventStore
+from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.records import AccountKey, StreamLoad
 
 log = structlog.get_logger("shieldx.credits")

@@ -30,7 +30,7 @@ from shieldx.credits.ledger.domain import Account
 from shieldx.credits.ledger.errors import HoldNotFound, LedgerError
 from shieldx.credits.ledger.events import Event
 from shieldx.credits.ledger.ids import now_us
-from shieldx.credits.store.events import EventStore
+from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.records import (
     AccountKey,
     StoreConflict,

@@ -21,9 +21,10 @@ from typing import Any
 
 import structlog
 
-from shieldx.credits.store.commits import LedgerStorage
+from shieldx.credits.store.backends import open_commit_store
+from shieldx.credits.store.commits import CommitStore
 from shieldx.credits.store.records import CommitResult, StoreConflict, StoreUnavailable
-from shieldx.credits.writer.process import CommitServer, FrameReader, connect, frame
+from shieldx.credits.writer.process import CommitServer, FrameReader, frame
 from shieldx.credits.writer.submissions import Batch
 
 log = structlog.get_logger("shieldx.credits")
@@ -199,7 +200,7 @@ class ProcessCommitter(_Committer):
 
 
 class _ThreadServer(CommitServer):
-    def __init__(self, storage: LedgerStorage, owner: ThreadCommitter) -> None:
+    def __init__(self, storage: CommitStore, owner: ThreadCommitter) -> None:
         super().__init__(storage, None)
         self.owner = owner
 
@@ -232,9 +233,8 @@ class ThreadCommitter(_Committer):
 
     def _run(self) -> None:
         config = self.config
-        storage = LedgerStorage(
-            connect(config),
-            config["backend"],
+        storage = open_commit_store(
+            config,
             project_interval=float(config["project_interval"]),
             project_chunk=int(config["project_chunk"]),
         )

@@ -1,6 +1,6 @@
 """The commit process: `python -m shieldx.credits.writer.process`, started by the credits writer.
 
-It owns one database connection and runs `LedgerStorage` on it, so the SQLite (or
+It owns one database connection and runs a `CommitStore` (store/commits.py) on it, so the SQLite (or
 PostgreSQL) work of every group commit - hashing, binding, B-tree inserts, the fsync - runs
 on its own interpreter and its own GIL instead of waiting for the event loop's. The writer
 sends frames on stdin and reads frames on stdout; a frame is a 4-byte little-endian length
@@ -29,7 +29,8 @@ import struct
 import sys
 from typing import Any
 
-from shieldx.credits.store.commits import LedgerStorage
+from shieldx.credits.store.backends import open_commit_store
+from shieldx.credits.store.commits import CommitStore
 from shieldx.credits.store.records import Plan, StoreConflict, StoreUnavailable
 
 _LENGTH = struct.Struct("<I")
@@ -66,34 +67,10 @@ class FrameReader:
         return messages
 
 
-def connect(config: dict[str, Any]) -> Any:
-    """The DBAPI connection CONFIG describes, set up like the platform's own connections."""
-    if config["backend"] == "sqlite":
-        import sqlite3
-
-        busy_ms = int(config["busy_timeout_ms"])
-        conn = sqlite3.connect(
-            config["target"], isolation_level=None, check_same_thread=False, timeout=busy_ms / 1000
-        )
-        for pragma in (
-            "journal_mode=WAL",
-            f"synchronous={config['synchronous']}",
-            f"busy_timeout={busy_ms}",
-            "foreign_keys=ON",
-            f"cache_size=-{int(config.get('cache_kib', 65536))}",
-        ):
-            conn.execute(f"PRAGMA {pragma}")
-        return conn
-    import psycopg
-
-    timeout = int(config.get("connect_timeout", 10))
-    return psycopg.connect(config["target"], autocommit=False, connect_timeout=timeout)
-
-
 class CommitServer:
     """The request loop of the commit process (see the module docstring)."""
 
-    def __init__(self, storage: LedgerStorage, out: Any) -> None:
+    def __init__(self, storage: CommitStore, out: Any) -> None:
         self.storage = storage
         self.out = out
         self.failed_epoch = -1
@@ -159,9 +136,8 @@ def serve(stdin: int, out: Any) -> None:
         if messages:
             config = messages[0]
             pending = messages[1:]
-    storage = LedgerStorage(
-        connect(config),
-        config["backend"],
+    storage = open_commit_store(
+        config,
         project_interval=float(config["project_interval"]),
         project_chunk=int(config["project_chunk"]),
     )

@@ -1,10 +1,11 @@
 """The event store as the service process reads it: stream loads, lookups, maintenance writes.
 
-Group commits happen in the commit process (storage.py); this side loads accounts (by
+Group commits happen in the commit process (commits.py); this side loads accounts (by
 walking each stream's prev links back from its head to its latest snapshot), looks up
 idempotency keys and holds, reads events in order, and gives maintenance work (retention,
 projection catch-up, rebuild) a write transaction. The SQL is shared; the two backends
-differ only in how a write transaction takes the lock and in the placeholder style.
+differ only in how a write transaction takes the lock, in the placeholder style and in how
+the commit process connects: subclasses in sqlite.py and postgres.py.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from pathlib import Path
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
 
 from shieldx.credits.store import sql as statements
 from shieldx.credits.store.records import AccountKey, Row, StoredCommand, StreamLoad
-from shieldx.platform.db import Database
+
+if TYPE_CHECKING:  # the commit process imports the backends without SQLAlchemy
+    from shieldx.platform.db import Database
 
 
 class EventStore(ABC):
@@ -68,21 +70,10 @@ class EventStore(ABC):
                 self._end(conn, cur, commit=False)
                 cur.close()
 
+    @abstractmethod
     def commit_config(self) -> dict[str, Any]:
         """How the commit process opens this database: the same target and connection settings
         (SQLite synchronous level and busy timeout) as the platform's own connections."""
-        url = self.db.engine.url
-        if self.db.backend == "sqlite":
-            with self.reading() as cur:
-                cur.execute("PRAGMA synchronous")
-                level = ("OFF", "NORMAL", "FULL", "EXTRA")[int(cur.fetchone()[0])]
-                cur.execute("PRAGMA busy_timeout")
-                busy = int(cur.fetchone()[0])
-            target = str(Path(url.database or "").resolve())
-            return {"backend": "sqlite", "target": target, "synchronous": level,
-                    "busy_timeout_ms": busy}  # fmt: skip
-        dsn = url.render_as_string(hide_password=False).replace("postgresql+psycopg", "postgresql")
-        return {"backend": "postgresql", "target": dsn, "synchronous": "", "busy_timeout_ms": 0}
 
     # ------------------------------------------------------------ reads for the writer
     def head(self) -> tuple[int, str]:
@@ -231,54 +222,3 @@ class EventStore(ABC):
         with self.reading() as cur:
             cur.execute(self.sql(statements.expand(statements.TRACKING, len(names))), tuple(names))
             return {name: int(position) for name, position in cur.fetchall()}
-
-
-class SQLiteEventStore(EventStore):
-    """SQLite: BEGIN IMMEDIATE takes the database's single write lock up front."""
-
-    def sql(self, text: str) -> str:
-        """SQLite uses '?' already."""
-        return text
-
-    def _begin_write(self, cur: Any) -> None:
-        cur.execute("BEGIN IMMEDIATE")
-
-    def _lock_head(self, cur: Any) -> tuple[int, str]:
-        cur.execute(statements.SELECT_HEAD)
-        position, digest = cur.fetchone()
-        return int(position), str(digest)
-
-    def _end(self, conn: Any, cur: Any, *, commit: bool) -> None:
-        if conn.in_transaction:
-            cur.execute("COMMIT" if commit else "ROLLBACK")
-
-
-class PostgresEventStore(EventStore):
-    """PostgreSQL: the chain-head row, locked FOR UPDATE, serialises writers across processes."""
-
-    def __init__(self, db: Database) -> None:
-        super().__init__(db)
-        self.write_lock = nullcontext()  # row locks block precisely; projections run beside
-
-    def sql(self, text: str) -> str:
-        """psycopg uses '%s' placeholders."""
-        return text.replace("%", "%%").replace("?", "%s")
-
-    def _begin_write(self, cur: Any) -> None:
-        return None  # psycopg opens the transaction with the first statement
-
-    def _lock_head(self, cur: Any) -> tuple[int, str]:
-        cur.execute(statements.SELECT_HEAD + " FOR UPDATE")
-        position, digest = cur.fetchone()
-        return int(position), str(digest)
-
-    def _end(self, conn: Any, cur: Any, *, commit: bool) -> None:
-        if commit:
-            conn.commit()
-        else:
-            conn.rollback()
-
-
-def create_store(db: Database) -> EventStore:
-    """The event store for the configured backend."""
-    return SQLiteEventStore(db) if db.backend == "sqlite" else PostgresEventStore(db)
