@@ -27,7 +27,7 @@ from shieldx.platform.context import build_context
 from shieldx.platform.loadgen import free_port, spawn_server
 from shieldx.testing.fixtures import settings_for_test
 
-from .conftest import RawConnection
+from ..conftest import RawConnection
 
 ACCOUNTS = [f"acct-{n}" for n in range(16)]
 Acked = list[tuple[str, str, dict[str, Any], dict[str, Any]]]  # key, path, body, answer

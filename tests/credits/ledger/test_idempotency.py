@@ -12,7 +12,7 @@ from shieldx.credits.ledger.sweeper import Sweeper
 from shieldx.credits.writer.submissions import IdempotencyMismatch, WriterUnavailable
 from shieldx.platform.context import PlatformContext
 
-from .conftest import Clock, run_service
+from ..conftest import Clock, run_service
 
 
 def _key(key: str, **payload: object) -> Idempotency:

@@ -16,8 +16,8 @@ from shieldx.config import Settings
 from shieldx.platform import migrations, targets
 from shieldx.platform.context import PlatformContext, build_context
 
-from .conftest import serve_credits
-from .test_alerts import Receiver
+from ..conftest import serve_credits
+from .test_webhooks import Receiver
 
 HOST = socket.gethostname()  # a name that resolves to this machine: a private address
 PRIVATE_IN_DISGUISE = [

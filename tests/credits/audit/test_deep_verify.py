@@ -20,7 +20,7 @@ from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 from shieldx.testing.fixtures import settings_for_test
 
-from .conftest import Api, idem, run_service, serve_credits
+from ..conftest import Api, idem, run_service, serve_credits
 
 VERIFY = "/credits/audit/verify"
 SRC = str(Path(shieldx.__file__).resolve().parents[1])

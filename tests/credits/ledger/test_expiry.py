@@ -12,7 +12,7 @@ from shieldx.credits.ledger.service import CreditsService
 from shieldx.credits.ledger.sweeper import Sweeper
 from shieldx.platform.context import PlatformContext
 
-from .conftest import Clock, idem, run_service
+from ..conftest import Clock, idem, run_service
 
 T = "t"
 

@@ -11,7 +11,7 @@ from shieldx.credits import tables
 from shieldx.credits.ledger.ids import new_id
 from shieldx.platform.context import PlatformContext
 
-from .conftest import Api, serve_credits
+from ..conftest import Api, serve_credits
 
 
 def _raw(api: Api, path: str, body: str, *, as_: str = "a") -> httpx.Response:

@@ -13,7 +13,7 @@ from shieldx.credits.ledger.events import decode
 from shieldx.credits.projections import schemas as read_schemas
 from shieldx.platform.context import PlatformContext
 
-from .conftest import Api, serve_credits
+from ..conftest import Api, serve_credits
 
 PAYMENT = {
     "provider": "stripe",

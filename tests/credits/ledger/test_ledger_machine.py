@@ -38,7 +38,7 @@ from shieldx.credits.store.backends import create_store
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 
-from .conftest import Clock, idem
+from ..conftest import Clock, idem
 
 ACCOUNTS = ("a", "b")
 

@@ -19,7 +19,7 @@ from shieldx.credits.writer.submissions import WriterUnavailable
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 
-from .conftest import Clock, idem, run_service
+from ..conftest import Clock, idem, run_service
 
 
 async def _fund(service: CreditsService, account: str, amount: int) -> None:

@@ -23,7 +23,7 @@ from shieldx.credits.writer.supervisor import Supervisor
 from shieldx.credits.writer.work_units import SingleCommand
 from shieldx.platform.context import PlatformContext
 
-from .conftest import Api, run_service, serve_credits
+from ..conftest import Api, run_service, serve_credits
 
 Acked = list[tuple[str, dict[str, Any], dict[str, Any]]]  # key, body, answer
 

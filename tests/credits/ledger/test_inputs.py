@@ -11,7 +11,7 @@ from shieldx.credits import tables
 from shieldx.platform import parsing
 from shieldx.platform.context import PlatformContext
 
-from .conftest import Api, serve_credits
+from ..conftest import Api, serve_credits
 
 
 def _buy(api: Api, account: str, amount: int, **extra: object) -> None:

@@ -17,7 +17,7 @@ from shieldx.credits.alerts.webhooks import SIGNATURE_HEADER, sign, verify_signa
 from shieldx.platform import migrations
 from shieldx.platform.context import PlatformContext, build_context
 
-from .conftest import serve_credits
+from ..conftest import serve_credits
 
 
 def test_an_alert_fires_once_per_crossing(ctx_on_backend: PlatformContext) -> None:

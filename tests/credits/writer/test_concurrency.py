@@ -11,7 +11,7 @@ from shieldx.credits.ledger.ids import new_id
 from shieldx.credits.store.backends import create_store
 from shieldx.platform.context import PlatformContext
 
-from .conftest import RawConnection, serve_credits
+from ..conftest import RawConnection, serve_credits
 
 START = 1_000
 CONSUMERS = 200

@@ -14,7 +14,7 @@ from shieldx.credits.projections.runner import ProjectionRunner, rebuild
 from shieldx.credits.store.backends import create_store
 from shieldx.platform.context import PlatformContext
 
-from .conftest import Clock, idem, run_service
+from ..conftest import Clock, idem, run_service
 
 READ_MODELS = (tables.balances, tables.history, tables.usage)
 
