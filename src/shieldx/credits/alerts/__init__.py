@@ -1,1 +1,1 @@
-"""ShieldX credits: alerts."""
+"""Low-balance alerts delivered to webhooks."""

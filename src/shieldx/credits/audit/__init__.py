@@ -1,1 +1,1 @@
-"""ShieldX credits: audit."""
+"""Verification: the hash chain, the derived rows (deep), and the route that runs it."""

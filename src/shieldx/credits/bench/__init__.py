@@ -1,1 +1,1 @@
-"""ShieldX credits: bench."""
+"""`shieldx bench credits`: throughput and latency of the writer, replay, and HTTP."""

@@ -2,7 +2,9 @@
 
 Every command method returns the events it would record and never mutates the account;
 `apply` is the only mutation. Time comes in as `now` (microseconds since the epoch).
-The invariant available = balance - held >= 0 is checked in one place (`decide`).
+The invariant available = balance - held >= 0 is checked by `decide` over all the events a
+command records (expiries included); `grants.allocate` refuses a draw larger than what is
+available before that, with the same InsufficientCredits.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ class Account:
         available = self.balance - self.held
         for event in events:
             available += available_delta(event)
-        if available < 0:  # the one place the invariant is enforced
+        if available < 0:  # the invariant over all the events (grants.allocate checks one draw)
             raise InsufficientCredits(available=base.available, requested=-available)
         if self.threshold <= 0 and type(events[-1]) is not ThresholdSet and len(events) == 1:
             return events  # no alert configured: no threshold events (the common case)

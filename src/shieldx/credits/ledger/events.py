@@ -3,7 +3,7 @@
 An event is stored as columns - type, amount, reason, transaction id and, added by the
 writer, the account's balance and held amount after it - plus a small JSON object for the
 rest (grant and hold ids, allocations, expiries). The read models are computed from the
-columns alone, in SQL (see projections.py); only rebuilding an aggregate reads the JSON.
+columns alone, in SQL (see projections/runner.py); only rebuilding an aggregate reads the JSON.
 """
 
 from __future__ import annotations

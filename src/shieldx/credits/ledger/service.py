@@ -2,7 +2,8 @@
 
 Routes call these keyword-only functions; they build domain commands, submit them to the
 group-commit writer and return the committed answer (or raise a LedgerError / Problem).
-Reads live in queries.py; background work (sweeper, projections, webhooks) is started here.
+Reads live in projections/queries.py. `start` starts the writer (and its commit process); the
+sweeper and webhook delivery are started by component.py.
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""ShieldX credits: projections."""
+"""The read side: read models and their maintenance, the read queries and GET routes, usage
+reports, bulk replay."""

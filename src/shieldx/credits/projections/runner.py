@@ -4,7 +4,7 @@
 - credit_history and credit_usage are projections tracked in projection_tracking. Each
   projection step is two INSERT ... SELECT statements over a range of positions (the event
   rows carry every field these read models need), so no Python loop runs per event. The
-  commit process runs the steps inside its group commits when they are due (storage.py);
+  commit process runs the steps inside its group commits when they are due (store/commits.py);
   `ProjectionRunner` runs them on its own for events written by other means. A step only
   advances over a contiguous run of positions: a transaction that commits a later position
   before an earlier one (the PostgreSQL sequence "gap" problem) makes it wait, never skip.

@@ -2,8 +2,8 @@
 
 Callers enqueue work and await a future. The writer task takes everything queued, loads
 what it lacks (accounts, command-log entries) in a thread, applies the commands in order
-against cached aggregates, and hands the batch's rows to the commit process (committer.py)
-that writes them in ONE transaction. While a batch commits, the next one is applied (a pipeline of depth
+against cached aggregates, and hands the batch's rows to the commit process (pipe.py, the
+writer's end; process.py, the process) that writes them in ONE transaction. While a batch commits, the next one is applied (a pipeline of depth
 `pipeline_depth`); each caller is answered only after its batch - and every batch before
 it - is durable. When a commit fails, every later batch is refused by the commit process,
 the accounts those batches touched are dropped and the submissions are applied again from
