@@ -25,10 +25,9 @@ import orjson
 import structlog
 
 from shieldx import __version__
-from shieldx.credits.ledger.ids import now_us
+from shieldx.credits.ledger.ids import iso, now_us
 from shieldx.credits.ledger.service import CreditsService
 from shieldx.credits.metrics import CreditsMetrics
-from shieldx.credits.writer.work_units import iso
 from shieldx.platform import targets
 from shieldx.platform.errors import Problem
 

@@ -1,4 +1,5 @@
-"""Identifiers: a prefix, the creation time in microseconds (hex) and random bits.
+"""Identifiers - a prefix, the creation time in microseconds (hex) and random bits - and the
+ledger's time: microseconds since the epoch, rendered as RFC 3339 in answers.
 
 Time-ordered ids keep inserts into indexes keyed by them close to the right-hand edge.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from datetime import UTC, datetime, timedelta
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A random tag per process plus a counter: unique across processes without a syscall per id.
 _PROCESS = os.urandom(3).hex()
 _counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
@@ -22,3 +25,10 @@ def new_id(prefix: str) -> str:
 def now_us() -> int:
     """Wall-clock time in microseconds since the Unix epoch."""
     return time.time_ns() // 1000
+
+
+def iso(us: int) -> str:
+    """Microseconds since the epoch as an RFC 3339 UTC timestamp."""
+    # Exact integer arithmetic: a float of the seconds can round 9999-12-31T23:59:59.999999
+    # up into a year no datetime holds.
+    return (_EPOCH + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from shieldx.credits.ledger.domain import Account
 from shieldx.credits.ledger.events import MONEY_TYPES, decode
+from shieldx.credits.ledger.ids import iso
 from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.records import Row
 from shieldx.credits.tables import alerts, balances
-from shieldx.credits.writer.work_units import iso
 from shieldx.platform.db import Database
 from shieldx.platform.parsing import parse_position
 

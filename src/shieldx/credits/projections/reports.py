@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from shieldx.credits.ledger.ids import iso
 from shieldx.credits.tables import usage
-from shieldx.credits.writer.work_units import iso
 from shieldx.platform.db import Database
 
 Granularity = Literal["hour", "day"]

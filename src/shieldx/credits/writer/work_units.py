@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shieldx.credits.ledger.commands import (
@@ -27,17 +26,10 @@ from shieldx.credits.ledger.events import (
     HoldCancelled,
     HoldCommitted,
 )
+from shieldx.credits.ledger.ids import iso
 from shieldx.credits.store.records import AccountKey
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Render = Callable[[Account, list[Event], Command], dict[str, Any]]
-
-
-def iso(us: int) -> str:
-    """Microseconds since the epoch as an RFC 3339 UTC timestamp."""
-    # Exact integer arithmetic: a float of the seconds can round 9999-12-31T23:59:59.999999
-    # up into a year no datetime holds.
-    return (_EPOCH + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
 
 
 def _balance(account: Account) -> dict[str, Any]:
