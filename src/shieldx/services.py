@@ -49,7 +49,7 @@ SERVICES: dict[str, ServiceInfo] = {
     for info in (
         ServiceInfo(
             "credits",
-            "shieldx.credits.api",
+            "shieldx.credits.component",
             "event-sourced credit ledger",
             engines=("shieldx.compliance.component",),
         ),

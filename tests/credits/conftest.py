@@ -12,8 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from shieldx.credits.ids import new_id
-from shieldx.credits.service import CreditsService, Idempotency, fingerprint
+from shieldx.credits.ledger.ids import new_id
+from shieldx.credits.ledger.service import CreditsService, Idempotency, fingerprint
 from shieldx.platform.context import PlatformContext
 
 T = TypeVar("T")
@@ -90,8 +90,8 @@ def serve_credits(ctx: PlatformContext, *, clock: Callable[[], int] | None = Non
     tenant-a metering key 'svc-a' (service role: may not buy), 'admin', 'auditor'."""
     from prometheus_client import CollectorRegistry
 
-    from shieldx.credits.api import build_component
-    from shieldx.credits.ids import now_us
+    from shieldx.credits.component import build_component
+    from shieldx.credits.ledger.ids import now_us
     from shieldx.platform.app import create_app
     from shieldx.platform.roles import Role
     from shieldx.testing.live import LiveServer

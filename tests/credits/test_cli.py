@@ -10,7 +10,7 @@ import orjson
 import sqlalchemy as sa
 
 from shieldx.credits import tables
-from shieldx.credits.service import CreditsService, Payment
+from shieldx.credits.ledger.service import CreditsService, Payment
 from shieldx.platform import migrations
 from shieldx.platform.context import build_context
 from shieldx.platform.crypto import append_key, key_file_path

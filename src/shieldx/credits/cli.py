@@ -25,8 +25,8 @@ def rebuild_projections(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from shieldx.credits.projections import rebuild
-    from shieldx.credits.store import create_store
+    from shieldx.credits.projections.runner import rebuild
+    from shieldx.credits.store.backends import create_store
 
     ctx = open_context(config, data_dir)
     try:
@@ -77,9 +77,9 @@ def verify(
     """Recompute the hash chain; exit 1 and name the first bad position if it is broken."""
     import orjson
 
-    from shieldx.credits.audit import RangeRefused
-    from shieldx.credits.audit import verify as verify_chain
-    from shieldx.credits.store import create_store
+    from shieldx.credits.audit.verify import RangeRefused
+    from shieldx.credits.audit.verify import verify as verify_chain
+    from shieldx.credits.store.backends import create_store
 
     ctx = open_context(config, data_dir)
     try:
@@ -106,7 +106,7 @@ def verify(
 @credits_app.command("reseal")
 def reseal(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Re-encrypt payment details and webhook secrets with the active key (after a rotation)."""
-    from shieldx.credits.keys import reseal_all
+    from shieldx.credits.store.reseal import reseal_all
 
     ctx = open_context(config, data_dir)
     try:
@@ -135,7 +135,7 @@ def bench_credits(
     json_out: JsonOpt = False,
 ) -> None:
     """Group-commit throughput, latency and replay speed of the ledger; prints JSON."""
-    from shieldx.credits.bench import run_bench
+    from shieldx.credits.bench.runner import run_bench
 
     if backend not in ("sqlite", "postgres"):
         raise typer.BadParameter("--backend must be sqlite or postgres")

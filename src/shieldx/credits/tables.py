@@ -9,9 +9,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Re-exported: the projections' names in projection_tracking.
-from shieldx.credits.statements import HISTORY_PROJECTION as HISTORY_PROJECTION
-from shieldx.credits.statements import PROJECTIONS as PROJECTIONS
-from shieldx.credits.statements import USAGE_PROJECTION as USAGE_PROJECTION
+from shieldx.credits.store.sql import HISTORY_PROJECTION as HISTORY_PROJECTION
+from shieldx.credits.store.sql import PROJECTIONS as PROJECTIONS
+from shieldx.credits.store.sql import USAGE_PROJECTION as USAGE_PROJECTION
 
 metadata = sa.MetaData()
 

@@ -1,0 +1,1 @@
+"""Low-balance alerts delivered to webhooks."""

@@ -1,0 +1,1 @@
+"""`shieldx bench credits`: throughput and latency of the writer, replay, and HTTP."""
