@@ -50,6 +50,6 @@ SERVICES: dict[str, ServiceInfo] = {
         ServiceInfo("credits", "shieldx.credits.api", "event-sourced credit ledger"),
         ServiceInfo("shadow", "shieldx.shadow.api", "shadow rules, A/B tests, rollouts, flags"),
         ServiceInfo("camouflage", "shieldx.camouflage.api", "decoys, recon logging, honeytokens"),
-        ServiceInfo("locator", "shieldx.locator.api", "Ed25519 access tokens"),
+        ServiceInfo("locator", "shieldx.locator.component", "Ed25519 access tokens"),
     )
 }

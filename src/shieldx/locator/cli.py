@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from shieldx.locator.service import LocatorService
+    from shieldx.locator.tokens.service import LocatorService
 
 locator_app = typer.Typer(help="The locator token service.", no_args_is_help=True)
 keys_app = typer.Typer(
@@ -27,7 +27,7 @@ def _service(config: Path | None, data_dir: Path | None) -> Iterator[LocatorServ
 
     from shieldx.cli import open_context
     from shieldx.locator.metrics import LocatorMetrics
-    from shieldx.locator.service import LocatorService
+    from shieldx.locator.tokens.service import LocatorService
 
     ctx = open_context(config, data_dir)
     service = LocatorService(

@@ -11,7 +11,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import anyio.to_thread
 
-from shieldx.locator.versionfile import Versions
+from shieldx.locator.state.versionfile import Versions
 
 Changes = TypeVar("Changes")
 

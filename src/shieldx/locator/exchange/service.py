@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shieldx.locator.domain import EXCHANGE_GRANT_TYPE, InvalidTokenRequest
-from shieldx.locator.oidc import IdTokenVerifier, InvalidIdToken
-from shieldx.locator.service import IssuedToken, LocatorService
+from shieldx.locator.exchange.oidc import IdTokenVerifier, InvalidIdToken
+from shieldx.locator.tokens.domain import EXCHANGE_GRANT_TYPE, InvalidTokenRequest
+from shieldx.locator.tokens.service import IssuedToken, LocatorService
 
 GRANT_TYPE = EXCHANGE_GRANT_TYPE
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105

@@ -18,8 +18,19 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shieldx.config import Settings
-from shieldx.locator.caches import RevokedSet, VerifiedTokenCache, token_digest
-from shieldx.locator.domain import (
+from shieldx.locator.keys.keyset import KeySet
+from shieldx.locator.metrics import LocatorMetrics
+from shieldx.locator.state.store import (
+    NewSigningKey,
+    RevocationStore,
+    SigningKeyRecord,
+    SigningKeyStore,
+    active_kids,
+    read_versions,
+)
+from shieldx.locator.state.versionfile import Versions, version_file_for
+from shieldx.locator.tokens.caches import RevokedSet, VerifiedTokenCache, token_digest
+from shieldx.locator.tokens.domain import (
     INACTIVE_BODY,
     InvalidTokenRequest,
     TokenPolicy,
@@ -32,24 +43,13 @@ from shieldx.locator.domain import (
     scope_string,
     ttl_for,
 )
-from shieldx.locator.jws import (
+from shieldx.locator.tokens.jws import (
     MAX_TOKEN_CHARS,
     TokenRejected,
     TokenSigner,
     public_key_x,
     thumbprint,
 )
-from shieldx.locator.keyset import KeySet
-from shieldx.locator.metrics import LocatorMetrics
-from shieldx.locator.store import (
-    NewSigningKey,
-    RevocationStore,
-    SigningKeyRecord,
-    SigningKeyStore,
-    active_kids,
-    read_versions,
-)
-from shieldx.locator.versionfile import Versions, version_file_for
 from shieldx.platform.crypto import Keyring
 from shieldx.platform.db import Database
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 
-from shieldx.locator.domain import VerifiedToken
+from shieldx.locator.tokens.domain import VerifiedToken
 
 
 class RevokedSet:

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shieldx.locator.domain import (
+from shieldx.locator.tokens.domain import (
     RESERVED_CLAIMS,
     InvalidTokenRequest,
     TokenPolicy,
@@ -21,7 +21,7 @@ from shieldx.locator.domain import (
     scope_string,
     ttl_for,
 )
-from shieldx.locator.jws import TokenRejected, VerificationKey
+from shieldx.locator.tokens.jws import TokenRejected, VerificationKey
 
 POLICY = TokenPolicy(
     issuer="https://locator.test", default_ttl=900, min_ttl=30, max_ttl=3600, leeway=30

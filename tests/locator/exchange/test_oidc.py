@@ -19,11 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from shieldx.config import ConfigError, load_settings
-from shieldx.locator.jws import b64url
-from shieldx.locator.oidc import IdTokenVerifier, InvalidIdToken, JwksSource, key_for
+from shieldx.locator.exchange.oidc import IdTokenVerifier, InvalidIdToken, JwksSource, key_for
 from shieldx.locator.settings import OidcSettings
+from shieldx.locator.tokens.jws import b64url
 
-from .conftest import Locator
+from ..conftest import Locator
 
 IDP = "https://idp.example"
 CLIENT = "locator-client"

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from shieldx.locator.jws import TokenRejected, VerificationKey
+from shieldx.locator.tokens.jws import TokenRejected, VerificationKey
 
 # Claims a caller cannot set through `claims`: the registered JWT claims, the RFC 9068
 # profile, ours, and the RFC 7662 response members a custom claim would shadow.

@@ -1,13 +1,11 @@
-"""Request and response models of the locator's JSON routes."""
+"""Request and response models of the token routes (/issue)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shieldx.locator.store import KeyStatus
 from shieldx.platform.schemas import RequestModel
 
 Name = str
@@ -40,31 +38,3 @@ class IssueResponse(BaseModel):
     scope: str
     jti: str
     kid: str
-
-
-class SigningKeyInfo(BaseModel):
-    """A signing key's public record."""
-
-    kid: str
-    status: KeyStatus
-    created_at: datetime
-    superseded_at: datetime | None
-    retire_at: datetime | None
-    retired_at: datetime | None
-
-
-class RotateResponse(BaseModel):
-    """The new signing key and every key's state after a rotation."""
-
-    kid: str
-    keys: list[SigningKeyInfo]
-
-
-class ExchangeResponse(BaseModel):
-    """RFC 8693 section 2.2.1."""
-
-    access_token: str
-    issued_token_type: str = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
-    token_type: str = "Bearer"  # noqa: S105
-    expires_in: int
-    scope: str

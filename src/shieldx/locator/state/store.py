@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from shieldx.locator.versionfile import VersionFile, Versions
+from shieldx.locator.state.versionfile import VersionFile, Versions
 from shieldx.platform.db import Database
 
 metadata = sa.MetaData()

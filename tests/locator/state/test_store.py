@@ -8,14 +8,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from shieldx.locator.store import (
+from shieldx.locator.state.store import (
     NewSigningKey,
     RevocationStore,
     SigningKeyStore,
     metadata,
     read_versions,
 )
-from shieldx.locator.versionfile import VersionFile, Versions, version_file_for
+from shieldx.locator.state.versionfile import VersionFile, Versions, version_file_for
 from shieldx.platform.db import Database
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

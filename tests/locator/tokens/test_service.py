@@ -8,14 +8,14 @@ import sqlalchemy as sa
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shieldx.locator.domain import INACTIVE_BODY, InvalidTokenRequest
-from shieldx.locator.jws import TokenRejected, b64url_decode
-from shieldx.locator.service import LocatorService
-from shieldx.locator.store import signing_keys
+from shieldx.locator.state.store import signing_keys
+from shieldx.locator.tokens.domain import INACTIVE_BODY, InvalidTokenRequest
+from shieldx.locator.tokens.jws import TokenRejected, b64url_decode
+from shieldx.locator.tokens.service import LocatorService
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.crypto import DecryptionError
 
-from .conftest import Clock, issue, new_service
+from ..conftest import Clock, issue, new_service
 
 
 def _active(service: LocatorService, token: str, **kwargs: str | None) -> bool:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shieldx.locator.jws import (
+from shieldx.locator.tokens.jws import (
     SignatureVerifier,
     TokenRejected,
     TokenSigner,

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from shieldx.locator.refresh import CoalescedRefresh, Freshness
-from shieldx.locator.versionfile import Versions
+from shieldx.locator.state.refresh import CoalescedRefresh, Freshness
+from shieldx.locator.state.versionfile import Versions
 
 
 class GatedFetch:

@@ -8,14 +8,14 @@ from datetime import datetime
 
 import orjson
 
-from shieldx.locator.jws import (
+from shieldx.locator.state.store import SigningKeyRecord
+from shieldx.locator.tokens.jws import (
     SignatureVerifier,
     TokenSigner,
     VerificationKey,
     load_public_key,
     public_jwk,
 )
-from shieldx.locator.store import SigningKeyRecord
 
 
 @dataclass(frozen=True)
