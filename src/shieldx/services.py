@@ -49,7 +49,9 @@ SERVICES: dict[str, ServiceInfo] = {
     for info in (
         ServiceInfo("credits", "shieldx.credits.api", "event-sourced credit ledger"),
         ServiceInfo("shadow", "shieldx.shadow.api", "shadow rules, A/B tests, rollouts, flags"),
-        ServiceInfo("camouflage", "shieldx.camouflage.api", "decoys, recon logging, honeytokens"),
+        ServiceInfo(
+            "camouflage", "shieldx.camouflage.component", "decoys, recon logging, honeytokens"
+        ),
         ServiceInfo("locator", "shieldx.locator.component", "Ed25519 access tokens"),
     )
 }

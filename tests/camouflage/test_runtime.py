@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shieldx.camouflage.service import jsonl_path
-from shieldx.camouflage.webhooks import verify
+from shieldx.camouflage.recon.webhooks import verify
+from shieldx.camouflage.runtime import jsonl_path
 from shieldx.platform.context import PlatformContext
 from shieldx.testing.live import LiveServer
 

@@ -21,24 +21,30 @@ import anyio.to_thread
 import numpy as np
 import structlog
 
-from shieldx.camouflage import events
-from shieldx.camouflage.bandit import ThompsonSelector
-from shieldx.camouflage.classify import header_value
 from shieldx.camouflage.decoys import DecoyServer, DynamicRequest
-from shieldx.camouflage.honeytokens import HoneytokenPlanter, HoneytokenWatcher, Planted
-from shieldx.camouflage.listeners import MazeParts, maze_site, open_decoy
-from shieldx.camouflage.markers import MazeKeys, load_decoy_secret
-from shieldx.camouflage.maze import CpuBudget, MazeSite, Tarpit
+from shieldx.camouflage.decoys.listeners import MazeParts, maze_site, open_decoy
+from shieldx.camouflage.honeytokens.service import HoneytokenPlanter, HoneytokenWatcher, Planted
+from shieldx.camouflage.honeytokens.tokens import DecoyTokenSigner, jwt_issuer
+from shieldx.camouflage.maze.markers import MazeKeys, load_decoy_secret
+from shieldx.camouflage.maze.site import CpuBudget, MazeSite, Tarpit
 from shieldx.camouflage.metrics import CamouflageMetrics
-from shieldx.camouflage.recon import ReconRecorder, RecordingCaps, TrustedProxies
-from shieldx.camouflage.selection import DecoySelector
-from shieldx.camouflage.sessions import EngagementThreshold, LiveSession, SessionTracker
+from shieldx.camouflage.recon import events
+from shieldx.camouflage.recon.classify import header_value
+from shieldx.camouflage.recon.service import ReconRecorder, RecordingCaps, TrustedProxies
+from shieldx.camouflage.recon.sinks import (
+    BatchWriter,
+    DatabaseSink,
+    EventSink,
+    ForwardSink,
+    JsonlSink,
+)
+from shieldx.camouflage.recon.webhooks import WebhookSender
+from shieldx.camouflage.selection.domain import ThompsonSelector
+from shieldx.camouflage.selection.service import DecoySelector
+from shieldx.camouflage.sessions.tracker import EngagementThreshold, LiveSession, SessionTracker
 from shieldx.camouflage.settings import CamouflageSettings, DecoySpec
-from shieldx.camouflage.sinks import BatchWriter, DatabaseSink, EventSink, ForwardSink, JsonlSink
 from shieldx.camouflage.store import CamouflageStore, session_row
 from shieldx.camouflage.synth import Synthesizer
-from shieldx.camouflage.tokens import DecoyTokenSigner, jwt_issuer
-from shieldx.camouflage.webhooks import WebhookSender
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.honeytokens import HoneytokenUse
 

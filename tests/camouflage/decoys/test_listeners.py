@@ -9,8 +9,8 @@ import pytest
 
 from shieldx.camouflage.decoys import DecoyOptions, load_template
 from shieldx.camouflage.decoys.dialects import build_dialect
+from shieldx.camouflage.decoys.listeners import open_decoy
 from shieldx.camouflage.decoys.server import tightened
-from shieldx.camouflage.listeners import open_decoy
 from shieldx.camouflage.settings import CamouflageSettings, DecoySpec
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import orjson
 
-from shieldx.camouflage.service import jsonl_path
+from shieldx.camouflage.runtime import jsonl_path
 from shieldx.platform.app import create_app
 from shieldx.platform.bus import EventBus
 from shieldx.platform.db import create_database

@@ -8,7 +8,7 @@ import re
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from shieldx.camouflage import tokens
+from shieldx.camouflage.honeytokens import tokens
 from shieldx.platform.auth import KEY_PATTERN
 
 

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from shieldx.camouflage import tables
-from shieldx.camouflage.markers import SECRET_STATE_KEY, MazeKeys, load_decoy_secret
-from shieldx.camouflage.sessions import new_session_id
+from shieldx.camouflage.maze.markers import SECRET_STATE_KEY, MazeKeys, load_decoy_secret
+from shieldx.camouflage.sessions.tracker import new_session_id
 from shieldx.camouflage.store import CamouflageStore
 from shieldx.platform.context import PlatformContext
 

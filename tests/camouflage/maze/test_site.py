@@ -12,14 +12,15 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from shieldx.camouflage import bait_files, maze_pages
 from shieldx.camouflage.decoys import DynamicRequest, DynamicResponse, load_template
-from shieldx.camouflage.honeytokens import HoneytokenPlanter, Planted
-from shieldx.camouflage.markers import MazeKeys
-from shieldx.camouflage.maze import CpuBudget, MazeOptions, MazeSite, Tarpit
-from shieldx.camouflage.sessions import LiveSession, SessionTracker
+from shieldx.camouflage.honeytokens.service import HoneytokenPlanter, Planted
+from shieldx.camouflage.honeytokens.tokens import DecoyTokenSigner
+from shieldx.camouflage.maze import bait_files
+from shieldx.camouflage.maze import pages as maze_pages
+from shieldx.camouflage.maze.markers import MazeKeys
+from shieldx.camouflage.maze.site import CpuBudget, MazeOptions, MazeSite, Tarpit
+from shieldx.camouflage.sessions.tracker import LiveSession, SessionTracker
 from shieldx.camouflage.synth import Synthesizer
-from shieldx.camouflage.tokens import DecoyTokenSigner
 from shieldx.platform.auth import KEY_PATTERN
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.honeytokens import token_hash

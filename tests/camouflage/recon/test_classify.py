@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shieldx.camouflage import signatures as sig
-from shieldx.camouflage.classify import (
+from shieldx.camouflage.recon import signatures as sig
+from shieldx.camouflage.recon.classify import (
     behaviour_guess,
     classify_request,
     classify_user_agent,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import orjson
 
-from shieldx.camouflage.events import EVENT_IDS, REQUEST, Stamper
-from shieldx.camouflage.sinks import BatchWriter, EventSink, ForwardSink, JsonlSink
+from shieldx.camouflage.recon.events import EVENT_IDS, REQUEST, Stamper
+from shieldx.camouflage.recon.sinks import BatchWriter, EventSink, ForwardSink, JsonlSink
 from shieldx.camouflage.store import Batch
 
 

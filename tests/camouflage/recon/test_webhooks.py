@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shieldx.camouflage.webhooks import (
+from shieldx.camouflage.recon.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookSender,

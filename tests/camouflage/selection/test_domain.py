@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shieldx.camouflage.bandit import ThompsonSelector
+from shieldx.camouflage.selection.domain import ThompsonSelector
 
 
 def test_converges_to_the_better_arm_in_a_simulated_environment() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shieldx.camouflage.classify import classify_request
-from shieldx.camouflage.sessions import (
+from shieldx.camouflage.recon.classify import classify_request
+from shieldx.camouflage.sessions.tracker import (
     EngagementThreshold,
     LiveSession,
     SessionTracker,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shieldx.camouflage.decoys import DecoyOptions, DecoyServer, ExchangeObserver, load_template
-from shieldx.camouflage.honeytokens import HoneytokenPlanter
-from shieldx.camouflage.markers import MazeKeys
-from shieldx.camouflage.maze import (
+from shieldx.camouflage.honeytokens.service import HoneytokenPlanter
+from shieldx.camouflage.maze.markers import MazeKeys
+from shieldx.camouflage.maze.pages import Server
+from shieldx.camouflage.maze.site import (
     CpuBudget,
     LogGenerated,
     MazeOptions,
@@ -15,7 +16,6 @@ from shieldx.camouflage.maze import (
     ResolveSession,
     Tarpit,
 )
-from shieldx.camouflage.maze_pages import Server
 from shieldx.camouflage.settings import CamouflageSettings, DecoySpec
 from shieldx.camouflage.synth import Synthesizer
 

@@ -18,8 +18,8 @@ from typing import Any
 import anyio.to_thread
 import structlog
 
-from shieldx.camouflage import tokens as make
-from shieldx.camouflage.sessions import LiveSession
+from shieldx.camouflage.honeytokens import tokens as make
+from shieldx.camouflage.sessions.tracker import LiveSession
 from shieldx.platform.bus import EventBus
 from shieldx.platform.honeytokens import USED_TOPIC, HoneytokenRegistry, HoneytokenUse
 

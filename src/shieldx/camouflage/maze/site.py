@@ -21,18 +21,19 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
-from shieldx.camouflage import bait_files, maze_pages
 from shieldx.camouflage.decoys import DynamicContentProvider, DynamicRequest, DynamicResponse
-from shieldx.camouflage.honeytokens import HoneytokenPlanter
-from shieldx.camouflage.markers import MazeKeys
-from shieldx.camouflage.maze_catalog import (
+from shieldx.camouflage.honeytokens.service import HoneytokenPlanter
+from shieldx.camouflage.maze import bait_files
+from shieldx.camouflage.maze import pages as maze_pages
+from shieldx.camouflage.maze.catalog import (
     DIRECTORY_NAMES,
     FILE_KINDS,
     content_type,
     kinds_for,
     served_names,
 )
-from shieldx.camouflage.sessions import LiveSession
+from shieldx.camouflage.maze.markers import MazeKeys
+from shieldx.camouflage.sessions.tracker import LiveSession
 from shieldx.camouflage.synth import Synthesizer, synth_records
 
 MAX_DEPTH = 64

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote, unquote_plus
 
-from shieldx.camouflage import signatures as sig
+from shieldx.camouflage.recon import signatures as sig
 
 _UA_TABLE = tuple((re.compile(p), fam, tool, s) for p, fam, tool, s in sig.USER_AGENTS)
 _PROBE_TABLE = tuple((re.compile(p), fam, tool) for p, fam, tool in sig.PROBES)

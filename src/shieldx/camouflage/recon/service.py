@@ -12,13 +12,15 @@ import ipaddress
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from shieldx.camouflage import events
-from shieldx.camouflage.classify import classify_request, header_value
 from shieldx.camouflage.decoys import DecoyExchange
 from shieldx.camouflage.metrics import CamouflageMetrics
-from shieldx.camouflage.sessions import SessionTracker
-from shieldx.camouflage.sinks import BatchWriter
+from shieldx.camouflage.recon import events
+from shieldx.camouflage.recon.classify import classify_request, header_value
+from shieldx.camouflage.recon.schemas import ReconReport
+from shieldx.camouflage.recon.sinks import BatchWriter
+from shieldx.camouflage.sessions.tracker import SessionTracker
 
 Headers = tuple[tuple[str, str], ...]
 _MAX_CACHED_PEERS = 4096
@@ -228,3 +230,40 @@ class ReconRecorder:
         self.metrics.request(decoy, verdict.primary_attack)
         self.recorded += 1
         return session.id
+
+
+def record_reports(
+    *,
+    recorder: ReconRecorder,
+    tracker: SessionTracker,
+    reports: Sequence[ReconReport],
+    now: float,
+) -> dict[str, Any]:
+    """Record external sensor reports like decoy requests; NOW stamps those without a time."""
+    sessions: dict[str, None] = {}
+    for r in reports:
+        live = r.session_id if r.session_id and tracker.get(r.session_id) else None
+        session_id = recorder.record(
+            at=r.time.timestamp() if r.time is not None else now,
+            decoy=r.decoy,
+            template=r.template,
+            source_ip=r.source_ip,
+            source_port=r.source_port,
+            method=r.method,
+            target=r.target or r.path + ("?" + r.query if r.query else ""),
+            path=r.path,
+            query=r.query,
+            http_version=r.http_version,
+            headers=tuple((n, v) for n, v in r.headers),
+            headers_truncated=False,
+            body=r.body.encode("utf-8", "surrogateescape"),
+            body_length=r.body_length if r.body_length is not None else len(r.body),
+            status=r.status,
+            bytes_sent=r.bytes_sent,
+            malformed=r.malformed,
+            reason="",
+            via="sensor",
+            session_id=live,
+        )
+        sessions[session_id] = None
+    return {"accepted": len(reports), "sessions": list(sessions)}

@@ -18,10 +18,10 @@ from typing import Any
 
 import anyio.to_thread
 
-from shieldx.camouflage.bandit import ThompsonSelector
 from shieldx.camouflage.metrics import CamouflageMetrics
-from shieldx.camouflage.sessions import LiveSession, new_session_id
-from shieldx.camouflage.sinks import BatchWriter
+from shieldx.camouflage.recon.sinks import BatchWriter
+from shieldx.camouflage.selection.domain import ThompsonSelector
+from shieldx.camouflage.sessions.tracker import LiveSession, new_session_id
 from shieldx.camouflage.store import CamouflageStore
 
 

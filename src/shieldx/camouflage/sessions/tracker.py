@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from shieldx.camouflage.classify import (
+from shieldx.camouflage.recon.classify import (
     UNKNOWN_SCANNER,
     RequestClass,
     ScannerGuess,
     behaviour_guess,
     stronger,
 )
-from shieldx.camouflage.signatures import DISCOVERY_MIN_PATHS
+from shieldx.camouflage.recon.signatures import DISCOVERY_MIN_PATHS
 
 SessionKey = tuple[str, str, str]
 _MAX_USER_AGENT = 512
