@@ -56,7 +56,9 @@ SERVICES: dict[str, ServiceInfo] = {
         ServiceInfo(
             "shadow", "shieldx.shadow.component", "shadow rules, A/B tests, rollouts, flags"
         ),
-        ServiceInfo("camouflage", "shieldx.camouflage.api", "decoys, recon logging, honeytokens"),
-        ServiceInfo("locator", "shieldx.locator.api", "Ed25519 access tokens"),
+        ServiceInfo(
+            "camouflage", "shieldx.camouflage.component", "decoys, recon logging, honeytokens"
+        ),
+        ServiceInfo("locator", "shieldx.locator.component", "Ed25519 access tokens"),
     )
 }

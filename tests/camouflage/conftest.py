@@ -17,8 +17,8 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
-from shieldx.camouflage.api import component
-from shieldx.camouflage.service import CamouflageService
+from shieldx.camouflage.component import component
+from shieldx.camouflage.runtime import CamouflageService
 from shieldx.config import Settings
 from shieldx.platform import migrations
 from shieldx.platform.app import Component, create_app
@@ -82,6 +82,9 @@ class ServedApps:
         self._thread.join(timeout=30)
         for sock in self.sockets.values():
             sock.close()
+        if not self._thread.is_alive():
+            # Else its self-pipe leaks, and whichever later test the collector hits fails.
+            self.loop.close()
         if self._error is not None and not isinstance(self._error, SystemExit):
             raise RuntimeError(f"apps crashed: {self._error!r}")
 

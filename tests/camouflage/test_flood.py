@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from shieldx.camouflage.bench import rss_mb
-from shieldx.camouflage.classify import classify_request
-from shieldx.camouflage.sessions import SessionTracker
+from shieldx.camouflage.recon.classify import classify_request
+from shieldx.camouflage.sessions.tracker import SessionTracker
 
 ADDRESSES = 50_000
 REQUESTS = 100_000

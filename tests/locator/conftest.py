@@ -12,9 +12,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from shieldx.config import Settings
-from shieldx.locator.api import build_component
+from shieldx.locator.component import build_component
 from shieldx.locator.metrics import LocatorMetrics
-from shieldx.locator.service import LocatorService
+from shieldx.locator.tokens.service import LocatorService
 from shieldx.platform import migrations
 from shieldx.platform.app import Component, create_app
 from shieldx.platform.context import PlatformContext, build_context

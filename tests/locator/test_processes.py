@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from shieldx.locator.jws import b64url_decode
+from shieldx.locator.tokens.jws import b64url_decode
 from shieldx.platform.loadgen import free_port, spawn_server
 
 ISSUER = "https://locator.shared.test"

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shieldx.locator.jws import TokenSigner, b64url, b64url_decode
+from shieldx.locator.tokens.jws import TokenSigner, b64url, b64url_decode
 
 from .conftest import Clock, Locator
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from shieldx.config import ConfigError, load_settings
-from shieldx.locator.service import issuer_of, policy_of
+from shieldx.locator.tokens.service import issuer_of, policy_of
 
 
 def _settings(**locator: Any) -> Any:

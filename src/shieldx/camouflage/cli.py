@@ -117,7 +117,7 @@ def camouflage_templates(json_out: JsonOpt = False) -> None:
     """List the bundled decoy templates."""
     import orjson
 
-    from shieldx.camouflage.management import templates
+    from shieldx.camouflage.decoys.previews import templates
 
     rows = templates()
     if json_out:

@@ -17,11 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
 from shieldx.config import load_settings
-from shieldx.locator.caches import VerifiedTokenCache
-from shieldx.locator.domain import INACTIVE_BODY
 from shieldx.locator.metrics import LocatorMetrics
-from shieldx.locator.refresh import CoalescedRefresh, Freshness
-from shieldx.locator.service import LocatorService
+from shieldx.locator.state.refresh import CoalescedRefresh, Freshness
+from shieldx.locator.tokens.caches import VerifiedTokenCache
+from shieldx.locator.tokens.domain import INACTIVE_BODY
+from shieldx.locator.tokens.service import LocatorService
 from shieldx.platform import migrations
 from shieldx.platform.bench import machine
 from shieldx.platform.context import build_context

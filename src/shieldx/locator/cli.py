@@ -12,7 +12,7 @@ import typer
 from shieldx.platform.cli_options import ConfigOpt, DataDirOpt, JsonOpt, fail, open_context
 
 if TYPE_CHECKING:
-    from shieldx.locator.service import LocatorService
+    from shieldx.locator.tokens.service import LocatorService
 
 locator_app = typer.Typer(help="The locator token service.", no_args_is_help=True)
 keys_app = typer.Typer(
@@ -28,7 +28,7 @@ def _service(config: Path | None, data_dir: Path | None) -> Iterator[LocatorServ
     from prometheus_client import CollectorRegistry
 
     from shieldx.locator.metrics import LocatorMetrics
-    from shieldx.locator.service import LocatorService
+    from shieldx.locator.tokens.service import LocatorService
 
     ctx = open_context(config, data_dir)
     service = LocatorService(

@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create the signing-key, revocation and state tables (kept in sync with locator.store)."""
+    """Create the signing-key, revocation and state tables (kept in sync with locator.state.store)."""
     op.create_table(
         "locator_signing_keys",
         sa.Column("kid", sa.String(64), primary_key=True),

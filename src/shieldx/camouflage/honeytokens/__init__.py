@@ -1,0 +1,1 @@
+"""Honeytokens: fresh credentials planted per session, and hearing when one is used."""

@@ -1,0 +1,1 @@
+"""Recon: classifying and recording each attempt, and sending the events on (sinks, webhooks)."""

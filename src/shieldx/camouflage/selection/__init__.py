@@ -1,0 +1,1 @@
+"""Adaptive decoy selection: a Thompson-sampling bandit, sticky per attacker."""

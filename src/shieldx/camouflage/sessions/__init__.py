@@ -1,0 +1,1 @@
+"""Attacker sessions: requests grouped per attacker and decoy, live and stored."""

@@ -1,0 +1,1 @@
+"""Signing keys: the in-memory key set, rotation and the published JWKS."""

@@ -1,0 +1,1 @@
+"""The state every locator process shares: keys, revocations and their version counters."""

@@ -1,0 +1,1 @@
+"""Access tokens: issuing, verifying (JWS), introspecting and revoking them."""
