@@ -47,7 +47,12 @@ class ServiceInfo:
 SERVICES: dict[str, ServiceInfo] = {
     info.name: info
     for info in (
-        ServiceInfo("credits", "shieldx.credits.api", "event-sourced credit ledger"),
+        ServiceInfo(
+            "credits",
+            "shieldx.credits.api",
+            "event-sourced credit ledger",
+            engines=("shieldx.chaos.component",),
+        ),
         ServiceInfo("shadow", "shieldx.shadow.api", "shadow rules, A/B tests, rollouts, flags"),
         ServiceInfo("camouflage", "shieldx.camouflage.api", "decoys, recon logging, honeytokens"),
         ServiceInfo("locator", "shieldx.locator.api", "Ed25519 access tokens"),
