@@ -47,7 +47,7 @@ class Toxic:
         return now < self.expires_at
 
 
-@dataclass
+@dataclass(eq=False)  # identity: links live in a set
 class _Link:
     client: asyncio.StreamWriter
     upstream: asyncio.StreamWriter | None = None
