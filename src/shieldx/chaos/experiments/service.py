@@ -53,6 +53,8 @@ class Run:
     experiment: Experiment
     base_url: str
     status: str = "running"
+    # How the run ends, once known; `status` turns to it only when everything is recorded.
+    outcome: str | None = None
     rolled_back: bool = False
     rollback_s: float | None = None
     recovery_s: float | None = None
@@ -160,7 +162,7 @@ class ChaosEngine:
         log.info("chaos.experiment_started", id=run.id, type=exp.fault_type, title=exp.title)
         try:
             if not await self._hypothesis_holds(run, "before"):
-                run.status, run.error = "failed", "the steady state did not hold before the method"
+                run.outcome, run.error = "failed", "the steady state did not hold before the method"
                 return
             policy = self.policy.tightened(
                 max_error_rate=exp.max_error_rate, max_p99_ms=exp.max_p99_ms
@@ -185,16 +187,17 @@ class ChaosEngine:
                 run.seen = self.faults.http.observe(started)
                 await self._roll_back(run)
             recovered = await self._recover(run)
-            if run.status == "running":
-                run.status = "completed" if recovered else "failed"
+            if run.outcome is None:
+                run.outcome = "completed" if recovered else "failed"
             if not recovered:
                 run.error = f"the steady state did not return within {RECOVERY_DEADLINE_S:g} s"
         except Exception as exc:  # any failure ends the run as failed, never leaves faults on
             log.exception("chaos.experiment_error", id=run.id)
-            run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
+            run.outcome, run.error = "failed", f"{type(exc).__name__}: {exc}"
             await self._roll_back(run)
         finally:
-            await self._record(run)
+            await self._record(run, run.outcome or "failed")
+            run.status = run.outcome or "failed"
 
     async def _observe(self, run: Run, policy: SafetyPolicy, started: float) -> None:
         """Watch the halt conditions until the duration ends, an abort, or a halt."""
@@ -212,7 +215,7 @@ class ChaosEngine:
                     partial(self.store.add_violations, experiment_id=run.id, found=new)
                 )
                 if self.auto_rollback:
-                    run.status = "halted"
+                    run.outcome = "halted"
                     return
 
     async def _roll_back(self, run: Run) -> None:
@@ -310,19 +313,19 @@ class ChaosEngine:
             self._http = httpx.AsyncClient()
         return self._http
 
-    async def _record(self, run: Run) -> None:
-        self.metrics.experiments.labels(run.experiment.fault_type, run.status).inc()
+    async def _record(self, run: Run, status: str) -> None:
+        self.metrics.experiments.labels(run.experiment.fault_type, status).inc()
         log.info(
             "chaos.experiment_ended",
             id=run.id,
-            status=run.status,
+            status=status,
             rollback_s=run.rollback_s,
             recovery_s=run.recovery_s,
         )
         await anyio.to_thread.run_sync(
             lambda: self.store.finish(
                 experiment_id=run.id,
-                status=run.status,
+                status=status,
                 rolled_back=run.rolled_back,
                 rollback_s=run.rollback_s,
                 recovery_s=run.recovery_s,
