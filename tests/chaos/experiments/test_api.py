@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from shieldx.chaos import tables
 from shieldx.config import Settings
-from tests.chaos.conftest import Live, chaos_settings, experiment, serve
+
+from ..conftest import Live, chaos_settings, experiment, serve
 
 
 def purchase(live: Live, amount: int = 10) -> float:
