@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from shieldx.config import Settings
 from shieldx.platform import migrations
@@ -68,12 +69,25 @@ class Live:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[Live]:
-    """Credits plus the chaos engine, as services.py combines them, on a free port."""
-    ctx = build_context(settings)
-    migrations.upgrade(ctx.db)
-    admin = ctx.api_keys.create(role=Role.ADMIN)[1]
-    operator = ctx.api_keys.create(role=Role.OPERATOR, tenant="tenant-a")[1]
+def serve(settings: Settings, *, direct_url: str | None = None) -> Iterator[Live]:
+    """Credits plus the chaos engine, as services.py combines them, on a free port.
+
+    DIRECT_URL: the database's own address when settings reach it through a chaos proxy,
+    which only opens once the component is built (migrations and keys go there first).
+    """
+    setup = build_context(
+        settings.model_copy(
+            update={"database": settings.database.model_copy(update={"url": SecretStr(direct_url)})}
+        )
+        if direct_url
+        else settings
+    )
+    migrations.upgrade(setup.db)
+    admin = setup.api_keys.create(role=Role.ADMIN)[1]
+    operator = setup.api_keys.create(role=Role.OPERATOR, tenant="tenant-a")[1]
+    if direct_url:
+        setup.close()
+    ctx = build_context(settings) if direct_url else setup
     app = create_app(ctx, "credits", SERVICES["credits"].factory())
     try:
         with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
