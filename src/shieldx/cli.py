@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 # FastAPI, SQLAlchemy and Alembic are imported inside the commands that need them,
 # so that `shieldx --help` and `shieldx version` answer at once.
 SERVICE_NAMES = ("credits", "shadow", "camouflage", "locator")
+# Engines served on a service's port (services.py `engines`) that bring their own commands.
+ENGINE_NAMES = ("chaos",)
 LOG_FILE_NAME = "shieldx.log"
 
 app = typer.Typer(
@@ -432,7 +434,7 @@ def _register_service_commands() -> None:
     at the top level (e.g. `shieldx credits …`), and BENCH, a function registered as
     `shieldx bench <service>`. Those modules import their heavy dependencies lazily.
     """
-    for name in SERVICE_NAMES:
+    for name in (*SERVICE_NAMES, *ENGINE_NAMES):
         module_name = f"shieldx.{name}.cli"
         try:
             module = importlib.import_module(module_name)
