@@ -173,3 +173,17 @@ def list_experiments(
             f"{row['id']}  {row['started_at']}  {row['type']:<20} {row['status']:<10} "
             f"{row['title']}\n"
         )
+
+
+def bench_chaos(
+    rounds: Annotated[int, typer.Option(help="Experiments per figure.")] = 5,
+    json_out: JsonOpt = False,
+) -> None:
+    """Experiment start-up, safety check and rollback times on a real credits service."""
+    from shieldx.chaos.bench import run as run_bench
+
+    figures = run_bench(rounds=rounds)
+    sys.stdout.write(json.dumps(figures, indent=None if json_out else 2) + "\n")
+
+
+BENCH = bench_chaos
