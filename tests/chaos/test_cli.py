@@ -33,8 +33,6 @@ def test_run_prints_the_status_document_and_fails_when_halted(live: Live) -> Non
     assert doc["status"] == "halted" and doc["rolled_back"] is True
     shown = shieldx(live, "status", doc["id"], "--json")
     assert shown.returncode == 0 and json.loads(shown.stdout)["status"] == "halted"
-    listed = shieldx(live, "list", "--json")
-    assert [row["id"] for row in json.loads(listed.stdout)] == [doc["id"]]
 
 
 def test_errors_say_what_to_do(live: Live, tmp_path: Path) -> None:
@@ -42,5 +40,3 @@ def test_errors_say_what_to_do(live: Live, tmp_path: Path) -> None:
     bad.write_text('{"type": "meteor"}')
     result = shieldx(live, "run", str(bad))
     assert result.returncode == 1 and "type must be one of" in result.stderr
-    missing = shieldx(live, "abort", "exp_nope")
-    assert missing.returncode == 1 and "404" in missing.stderr
