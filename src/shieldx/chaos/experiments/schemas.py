@@ -1,4 +1,4 @@
-"""Response models of the chaos routes (requests are free-form experiment documents)."""
+"""Response models of the experiment routes (requests are free-form experiment documents)."""
 
 from __future__ import annotations
 
@@ -44,24 +44,3 @@ class ExperimentSummary(BaseModel):
     status: str
     started_at: str
     rolled_back: bool
-
-
-class FaultOut(BaseModel):
-    """A live fault."""
-
-    id: str
-    kind: str
-    target: str
-    path: str
-    params: dict[str, float]
-    owner: str | None
-    expires_in_s: float
-
-
-class FaultsOut(BaseModel):
-    """The live faults and what requests looked like over the last 10 s."""
-
-    faults: list[FaultOut]
-    requests: int
-    error_rate: float
-    p99_ms: float

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Response
 
-from shieldx.chaos.experiments.schemas import FaultOut, FaultsOut
 from shieldx.chaos.experiments.service import ChaosEngine
 from shieldx.chaos.faults.domain import FaultSpecError, parse_fault
 from shieldx.chaos.faults.process import ProcessNotFound
+from shieldx.chaos.faults.schemas import FaultOut, FaultsOut
 from shieldx.chaos.faults.service import FaultService
 from shieldx.platform.app import provided, requires
 from shieldx.platform.auth import Principal
