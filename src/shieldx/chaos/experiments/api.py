@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio.to_thread
-import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
 
 from shieldx.chaos.experiments.domain import ExperimentError, parse_experiment
 from shieldx.chaos.experiments.schemas import ExperimentStatus, ExperimentSummary
@@ -23,12 +22,19 @@ Reader = Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))]
 
 
 @router.post("/experiment", status_code=202, summary="Start an experiment (admin)")
-async def start_experiment(request: Request, engine: Engine, _: Admin) -> ExperimentStatus:
+async def start_experiment(
+    request: Request,
+    engine: Engine,
+    _: Admin,
+    definition: Annotated[
+        dict[str, Any],
+        Body(
+            description="A Chaos Toolkit experiment, or the short form {type, duration, "
+            "target, intensity} (see docs/chaos.md)."
+        ),
+    ],
+) -> ExperimentStatus:
     """Take a Chaos Toolkit experiment or the seed's short form; answer its running status."""
-    try:
-        definition: Any = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, f"the body is not valid JSON: {exc}", type="bad-request") from exc
     base_url = str(request.base_url).rstrip("/")
     try:
         experiment = parse_experiment(
