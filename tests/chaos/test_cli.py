@@ -39,4 +39,4 @@ def test_errors_say_what_to_do(live: Live, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"type": "meteor"}')
     result = shieldx(live, "run", str(bad))
-    assert result.returncode == 1 and "type must be one of" in result.stderr
+    assert result.returncode == 1 and "body.type: Input should be" in result.stderr

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from shieldx.chaos.experiments.domain import ExperimentError, parse_experiment
-from shieldx.chaos.experiments.schemas import ExperimentStatus, ExperimentSummary
+from shieldx.chaos.experiments.schemas import ExperimentIn, ExperimentStatus, ExperimentSummary
 from shieldx.chaos.experiments.service import ChaosEngine, NotAdmitted, stored_document
 from shieldx.platform.app import provided, requires
 from shieldx.platform.auth import Principal
@@ -26,15 +26,10 @@ async def start_experiment(
     request: Request,
     engine: Engine,
     _: Admin,
-    definition: Annotated[
-        dict[str, Any],
-        Body(
-            description="A Chaos Toolkit experiment, or the short form {type, duration, "
-            "target, intensity} (see docs/chaos.md)."
-        ),
-    ],
+    body: ExperimentIn,
 ) -> ExperimentStatus:
     """Take a Chaos Toolkit experiment or the seed's short form; answer its running status."""
+    definition = body.document()
     base_url = str(request.base_url).rstrip("/")
     try:
         experiment = parse_experiment(

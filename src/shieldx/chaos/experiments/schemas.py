@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+
+Activities = Annotated[list[dict[str, Any]] | None, Field(default=None, max_length=100)]
 
 
 class ViolationOut(BaseModel):
@@ -44,3 +46,38 @@ class ExperimentSummary(BaseModel):
     status: str
     started_at: str
     rolled_back: bool
+
+
+class ExperimentIn(BaseModel):
+    """A Chaos Toolkit experiment, or the seed's short form (type, duration, target,
+    intensity); the engine checks the parts (docs/chaos.md), this only their shapes."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    version: str | None = Field(default=None, max_length=32)
+    title: str | None = Field(default=None, max_length=512)
+    description: str | None = Field(default=None, max_length=4096)
+    tags: list[str] | None = Field(default=None, max_length=32)
+    contributions: dict[str, str] | None = None
+    configuration: dict[str, Any] | None = None
+    secrets: dict[str, Any] | None = None
+    steady_state_hypothesis: dict[str, Any] | None = Field(
+        default=None, alias="steady-state-hypothesis"
+    )
+    method: Activities
+    rollbacks: Activities
+    extensions: Activities
+    type: (
+        Literal[
+            "service_failure", "high_latency", "resource_exhaustion", "db_slow_query",
+            "network_partition", "packet_loss", "cache_failure",
+        ]
+        | None
+    ) = None  # fmt: skip
+    duration: str | float | None = None
+    target: str | None = Field(default=None, max_length=128)
+    intensity: float | None = Field(default=None, ge=0, le=1)
+
+    def document(self) -> dict[str, Any]:
+        """The experiment as plain data, with Chaos Toolkit's key names."""
+        return self.model_dump(by_alias=True, exclude_none=True)

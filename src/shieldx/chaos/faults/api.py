@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Depends, Response
 
 from shieldx.chaos.experiments.service import ChaosEngine
 from shieldx.chaos.faults.domain import FaultSpecError, parse_fault
 from shieldx.chaos.faults.process import ProcessNotFound
-from shieldx.chaos.faults.schemas import FaultOut, FaultsOut
+from shieldx.chaos.faults.schemas import FaultIn, FaultOut, FaultsOut
 from shieldx.chaos.faults.service import FaultService
 from shieldx.platform.app import provided, requires
 from shieldx.platform.auth import Principal
@@ -37,9 +37,7 @@ async def list_faults(faults: Faults, _: Reader) -> FaultsOut:
 
 
 @router.post("/faults", status_code=201, summary="Inject one fault (admin)")
-async def inject_fault(
-    engine: Engine, _: Admin, body: Annotated[dict[str, Any], Body()]
-) -> FaultOut:
+async def inject_fault(engine: Engine, _: Admin, body: FaultIn) -> FaultOut:
     """Apply one fault now, under the same admission rules and halt guard as experiments."""
     reasons = engine.policy.refusals(hour=engine.hour(), running=engine.running())
     if reasons:
@@ -50,7 +48,7 @@ async def inject_fault(
             reasons=reasons,
         )
     try:
-        spec = parse_fault(body, max_ttl_s=engine.max_ttl_s)
+        spec = parse_fault(body.spec(), max_ttl_s=engine.max_ttl_s)
         fault = engine.faults.apply(spec)
     except (FaultSpecError, ProcessNotFound) as exc:
         raise Problem(422, str(exc), type="invalid-fault") from exc
