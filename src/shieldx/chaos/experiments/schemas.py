@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shieldx.platform.schemas import RequestModel
+
 Activities = Annotated[list[dict[str, Any]] | None, Field(default=None, max_length=100)]
 
 
@@ -48,11 +50,12 @@ class ExperimentSummary(BaseModel):
     rolled_back: bool
 
 
-class ExperimentIn(BaseModel):
+class ExperimentIn(RequestModel):
     """A Chaos Toolkit experiment, or the seed's short form (type, duration, target,
     intensity); the engine checks the parts (docs/chaos.md), this only their shapes."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    multiline_fields = frozenset({"description"})
 
     version: str | None = Field(default=None, max_length=32)
     title: str | None = Field(default=None, max_length=512)

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shieldx.platform.schemas import RequestModel
+
 
 class FaultOut(BaseModel):
     """A live fault."""
@@ -35,7 +37,7 @@ Kind = Literal[
 Number = Annotated[float | None, Field(default=None, ge=0, le=10_000_000)]
 
 
-class FaultIn(BaseModel):
+class FaultIn(RequestModel):
     """One fault to inject; which parameters apply depends on the kind (docs/chaos.md)."""
 
     model_config = ConfigDict(extra="forbid")
