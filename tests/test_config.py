@@ -215,9 +215,12 @@ def test_the_no_effect_list_names_only_real_keys_that_nothing_reads() -> None:
 
 def test_ineffective_settings_warns_for_keys_set_in_file_or_environment(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("chaos:\n  enabled: true\nserver:\n  host: 0.0.0.0\n")
+    path.write_text("sharding:\n  num_shards: 4\nserver:\n  host: 0.0.0.0\n")
     warnings = ineffective_settings(path, {"SHIELDX_EVENT_SOURCING_WORKER_COUNT": "3"})
-    assert [w.split(":")[0] for w in warnings] == ["chaos.enabled", "event_sourcing.worker_count"]
+    assert [w.split(":")[0] for w in warnings] == [
+        "sharding.num_shards",
+        "event_sourcing.worker_count",
+    ]
     assert all("has no effect yet" in w for w in warnings)
     assert ineffective_settings(None, {}) == []
     empty = tmp_path / "empty.yaml"

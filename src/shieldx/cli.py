@@ -16,6 +16,7 @@ from rich.table import Table
 
 from shieldx import __version__
 from shieldx.camouflage import cli as camouflage_cli
+from shieldx.chaos import cli as chaos_cli
 from shieldx.compliance import cli as compliance_cli
 from shieldx.config import Settings, ineffective_settings, masked, reference_markdown
 from shieldx.credits import cli as credits_cli
@@ -48,7 +49,9 @@ SERVICE_CLIS: dict[str, ModuleType] = {
     "shadow": shadow_cli,
     "camouflage": camouflage_cli,
     "locator": locator_cli,
-    "compliance": compliance_cli,  # an engine served on the credits port, with its own commands
+    # Engines served on the credits port, with commands of their own.
+    "chaos": chaos_cli,
+    "compliance": compliance_cli,
 }
 LOG_FILE_NAME = "shieldx.log"
 

@@ -15,6 +15,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import PydanticBaseSettingsSource
 
 from shieldx.camouflage.settings import CamouflageSettings
+from shieldx.chaos.settings import ChaosSettings
 from shieldx.compliance.settings import ComplianceSettings
 from shieldx.credits.settings import (
     CreditsSettings,
@@ -36,7 +37,7 @@ NON_SETTING_ENV = frozenset({"SHIELDX_CONFIG", "SHIELDX_BOOTSTRAP_ADMIN_KEY", "S
 # Remove an entry in the change that makes its key do what it says.
 NO_EFFECT_YET: dict[str, str] = {
     "sharding": "the ledger is not sharded yet",
-    "chaos": "fault injection is not built yet",
+    "chaos.experiment_interval": "scheduled experiments are not built yet",
     "disaster_recovery": "replication and failover are not built yet",
     "compliance.monitoring_interval": "scheduled assessments are not built yet",
     "compliance.auto_remediation": "automatic remediation is not built yet",
@@ -138,26 +139,6 @@ class LoggingSettings(Section):
 
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
-
-
-class ChaosSettings(Section):
-    """Fault injection with safety limits (seed: chaos)."""
-
-    enabled: bool = False
-    production_enabled: bool = False
-    safe_hours: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6, 22, 23])
-    max_concurrent: int = Field(2, ge=1, le=100)
-    max_impact_threshold: float = Field(10.0, ge=0.0, le=100.0)
-    auto_rollback: bool = True
-    experiment_interval: Duration = timedelta(minutes=5)
-
-    @field_validator("safe_hours")
-    @classmethod
-    def _hours(cls, value: list[int]) -> list[int]:
-        bad = [h for h in value if not 0 <= h <= 23]
-        if bad:
-            raise ValueError(f"hours must be between 0 and 23 (got {bad})")
-        return value
 
 
 class Settings(Section):

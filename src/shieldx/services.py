@@ -51,7 +51,7 @@ SERVICES: dict[str, ServiceInfo] = {
             "credits",
             "shieldx.credits.component",
             "event-sourced credit ledger",
-            engines=("shieldx.compliance.component",),
+            engines=("shieldx.chaos.component", "shieldx.compliance.component"),
         ),
         ServiceInfo(
             "shadow", "shieldx.shadow.component", "shadow rules, A/B tests, rollouts, flags"

@@ -30,6 +30,7 @@ from shieldx.platform.middleware import (
     Limits,
     PlatformMiddleware,
     PlatformState,
+    RequestHook,
     security_headers,
 )
 from shieldx.platform.openapi import document_platform
@@ -105,6 +106,8 @@ class Component:
     extra: dict[str, Any] = field(default_factory=dict)
     # The objects the component's module-level routes need, by type (see provided()).
     provides: dict[type[Any], Any] = field(default_factory=dict)
+    # Consulted around every authenticated request, in order (see RequestHook).
+    request_hooks: Sequence[RequestHook] = ()
 
 
 ComponentFactory = Callable[[PlatformContext, CollectorRegistry], Component]
@@ -125,6 +128,7 @@ def combine(first: Component, *others: Component) -> Component:
         description=first.description,
         extra=dict(first.extra),
         provides=dict(first.provides),
+        request_hooks=[*first.request_hooks],
     )
     for other in others:
         merged.routers = [*merged.routers, *other.routers]
@@ -133,6 +137,7 @@ def combine(first: Component, *others: Component) -> Component:
         merged.on_shutdown = [*other.on_shutdown, *merged.on_shutdown]
         merged.public_paths = merged.public_paths | other.public_paths
         merged.readiness = [*merged.readiness, *other.readiness]
+        merged.request_hooks = [*merged.request_hooks, *other.request_hooks]
         clash = (merged.provides.keys() & other.provides.keys()) | (
             merged.extra.keys() & other.extra.keys()
         )
@@ -308,6 +313,7 @@ def create_app(
     component = factory(ctx, registry) if factory is not None else Component()
     state = PlatformState(service=service)
     state.security_headers = security_headers(hsts=ctx.settings.server.hsts)
+    state.request_hooks = list(component.request_hooks)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -8,7 +8,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -41,6 +41,22 @@ class Limits:
     max_headers: int
 
 
+class RequestHook(Protocol):
+    """Consulted around every authenticated request (fault injection, observation).
+
+    `before` may delay the request or answer a Problem instead of running the route;
+    `after` sees each request's status and duration. Both must be cheap.
+    """
+
+    async def before(self, scope: Scope) -> Problem | None:
+        """None to run the route, or the Problem to answer instead."""
+        ...
+
+    def after(self, scope: Scope, status: int, seconds: float) -> None:
+        """Observe one finished request."""
+        ...
+
+
 @dataclass
 class PlatformState:
     """Per-app runtime flags; draining is set when shutdown begins."""
@@ -49,6 +65,7 @@ class PlatformState:
     draining: bool = False
     security_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     health_body: bytes = b""
+    request_hooks: list[RequestHook] = field(default_factory=list)
 
 
 def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
@@ -128,6 +145,10 @@ class PlatformMiddleware:
                 await _send_json(send_wrapper, 200, self.state.health_body, "application/json")
             elif problem is None:
                 problem = await self._authenticate(scope, outcome)
+            for hook in self.state.request_hooks if problem is None else ():
+                problem = await hook.before(scope)
+                if problem is not None:
+                    break
             if problem is None and not outcome.started:
                 await self.app(scope, self._limited_receive(scope, receive), send_wrapper)
             elif problem is not None:
@@ -293,6 +314,8 @@ class PlatformMiddleware:
             route = UNMATCHED_ROUTE
         status = outcome.status
         self.metrics.observe(route, scope["method"], status, elapsed)
+        for hook in self.state.request_hooks:
+            hook.after(scope, status, elapsed)
         if status < 400 and (not self.log_success or path in _QUIET_PATHS):
             return
         problem = outcome.problem or scope.get("state", {}).get("problem")

@@ -1,0 +1,1 @@
+"""Experiments in Chaos Toolkit's format: parsing, the run loop, storage, routes."""

@@ -1,0 +1,1 @@
+"""Safety rules: when an experiment may start and when it must be halted."""
