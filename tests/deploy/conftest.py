@@ -1,0 +1,56 @@
+"""Shared fixtures for the deployment artifacts: paths, linters, ShieldX's exported metrics."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shieldx.platform import migrations
+from shieldx.platform.app import create_app
+from shieldx.platform.context import build_context
+from shieldx.services import SERVICES
+from shieldx.testing.fixtures import IN_CI, REPO_ROOT, settings_for_test
+from shieldx.testing.live import LivePlatform
+
+DEPLOY = REPO_ROOT / "deploy"
+_METRIC_LINE = re.compile(r"^# (?:HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) ", re.MULTILINE)
+
+
+def venv_tool(command: str, package: str) -> str:
+    """Path of a dev-extra tool (beside this Python or on PATH); CI fails if absent, else skip."""
+    beside = Path(sys.executable).parent / command
+    found = str(beside) if beside.exists() else shutil.which(command)
+    if found:
+        return found
+    if IN_CI:
+        pytest.fail(f"{command} is missing: pip install -e '.[dev]' (package {package})")
+    pytest.skip(f"{command} not installed: pip install {package} (in the dev extra)")
+
+
+@pytest.fixture(scope="session")
+def exported_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
+    """Every metric family (with _bucket/_sum/_count/_created) a live platform's /metrics lists."""
+    settings = settings_for_test(tmp_path_factory.mktemp("metrics"))
+    ctx = build_context(settings)
+    migrations.upgrade(ctx.db)
+    apps = {name: create_app(ctx, name, info.factory()) for name, info in SERVICES.items()}
+    names: set[str] = set()
+    with LivePlatform(apps) as live:
+        for url in live.urls.values():
+            response = httpx.get(f"{url}/metrics", timeout=10)
+            assert response.status_code == 200, response.text
+            names.update(_METRIC_LINE.findall(response.text))
+    ctx.close()
+    # Counters are exposed as NAME_total; histograms as NAME_bucket/_sum/_count.
+    expanded = set(names)
+    for name in names:
+        expanded.update(
+            f"{name}{suffix}" for suffix in ("_total", "_bucket", "_sum", "_count", "_created")
+        )
+    yield expanded
