@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,7 +33,7 @@ def venv_tool(command: str, package: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def exported_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
+def exported_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """Every metric family (with _bucket/_sum/_count/_created) a live platform's /metrics lists."""
     settings = settings_for_test(tmp_path_factory.mktemp("metrics"))
     ctx = build_context(settings)
@@ -53,4 +52,4 @@ def exported_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[s
         expanded.update(
             f"{name}{suffix}" for suffix in ("_total", "_bucket", "_sum", "_count", "_created")
         )
-    yield expanded
+    return expanded

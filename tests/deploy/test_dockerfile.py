@@ -88,7 +88,9 @@ def test_entrypoint_healthcheck_and_ports_match_the_cli() -> None:
     (health,) = args(runtime, "HEALTHCHECK")
     assert "/health" in health
     defaults = Settings()
-    ports = {SERVICES[name].port(defaults) for name in ("credits", "shadow", "camouflage", "locator")}
+    ports = {
+        SERVICES[name].port(defaults) for name in ("credits", "shadow", "camouflage", "locator")
+    }
     exposed = {int(p) for p in args(runtime, "EXPOSE")[0].split()}
     assert exposed == ports
     assert f"HEALTHCHECK_PORT={defaults.credits.port}" in " ".join(args(runtime, "ENV"))
