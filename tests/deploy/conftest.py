@@ -53,3 +53,24 @@ def exported_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
             f"{name}{suffix}" for suffix in ("_total", "_bucket", "_sum", "_count", "_created")
         )
     return expanded
+
+
+# Series Prometheus itself adds to every target; not ShieldX's to export.
+PROMETHEUS_SERIES = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
+_KEYWORDS = frozenset({"and", "or", "unless", "bool", "offset", "inf", "nan"})
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (label matchers, groupings, functions dropped)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # string literals
+    text = re.sub(r"\{[^}]*\}", " ", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", " ", text)  # range selectors
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\$\w+", " ", text)  # Grafana variables ($__rate_interval, $tenant)
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?", text):
+        name, call = match.group(1), match.group(2)
+        if call or name.lower() in _KEYWORDS or re.fullmatch(r"\d+[smhdwy]", name):
+            continue
+        names.add(name)
+    return names
