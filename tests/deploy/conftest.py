@@ -6,6 +6,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -74,3 +75,30 @@ def metric_names(expr: str) -> set[str]:
             continue
         names.add(name)
     return names
+
+
+def cli_parse(argv: list[str]) -> dict[str, object]:
+    """Parse ARGV (after `shieldx`) as the real CLI does, without running it; its parameters."""
+    import typer
+
+    from shieldx.cli import app
+
+    # Typer ships its own click; groups are recognised by what they do.
+    command: Any = typer.main.get_command(app)
+    ctx = command.make_context("shieldx", list(argv))
+    while hasattr(command, "resolve_command"):
+        rest = [*ctx._protected_args, *ctx.args]
+        name, sub, rest = command.resolve_command(ctx, rest)
+        assert sub is not None and name is not None, f"no command in {argv}"
+        command = sub
+        ctx = command.make_context(name, rest, parent=ctx)
+    return dict(ctx.params)
+
+
+def settings_from_env(env: dict[str, str]) -> object:
+    """Load ShieldX's settings from ENV alone (as a container would), raising on any bad name."""
+    from shieldx.config import NON_SETTING_ENV, env_names, load_settings
+
+    unknown = {k for k in env if k.startswith("SHIELDX_")} - set(env_names()) - NON_SETTING_ENV
+    assert not unknown, f"variables ShieldX does not accept: {sorted(unknown)}"
+    return load_settings(None, environ=env)
