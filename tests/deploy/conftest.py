@@ -102,3 +102,24 @@ def settings_from_env(env: dict[str, str]) -> object:
     unknown = {k for k in env if k.startswith("SHIELDX_")} - set(env_names()) - NON_SETTING_ENV
     assert not unknown, f"variables ShieldX does not accept: {sorted(unknown)}"
     return load_settings(None, environ=env)
+
+
+def config_check(env: dict[str, str], tmp_path: Path) -> str:
+    """Run the real `shieldx config check` with ENV as the container's variables; its output."""
+    import os
+    import subprocess
+
+    config = tmp_path / "empty.yaml"
+    config.write_text("{}\n")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SHIELDX_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "shieldx", "config", "check", str(config)],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning" not in (result.stdout + result.stderr).lower(), result.stdout + result.stderr
+    return result.stdout

@@ -14,7 +14,7 @@ from shieldx.config import Settings
 from shieldx.services import SERVICES
 from shieldx.testing.fixtures import need_tool
 
-from .conftest import DEPLOY, cli_parse, settings_from_env, venv_tool
+from .conftest import DEPLOY, cli_parse, config_check, settings_from_env, venv_tool
 
 COMPOSE = DEPLOY / "compose.yaml"
 PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
@@ -124,3 +124,9 @@ def test_prometheus_scrapes_every_service_and_loads_the_rules(tmp_path: Path) ->
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shieldx_config_check_accepts_the_environment(tmp_path: Path) -> None:
+    """`shieldx config check` passes the services' environment with no ineffective setting."""
+    env = {k: interpolate(str(v)) for k, v in shieldx_services()["credits"]["environment"].items()}
+    assert "ok" in config_check(env, tmp_path)

@@ -20,7 +20,14 @@ from shieldx.config import Settings
 from shieldx.services import SERVICES
 from shieldx.testing.fixtures import need_tool
 
-from .conftest import DEPLOY, PROMETHEUS_SERIES, cli_parse, metric_names, settings_from_env
+from .conftest import (
+    DEPLOY,
+    PROMETHEUS_SERIES,
+    cli_parse,
+    config_check,
+    metric_names,
+    settings_from_env,
+)
 from .kustomize import Doc, kustomization, listed_files, render
 
 KUBE = DEPLOY / "kubernetes"
@@ -235,12 +242,24 @@ def test_migration_job_and_configuration(rendered: list[Doc]) -> None:
                 assert source["secretRef"]["name"] in secrets
 
 
-def container_settings(rendered: list[Doc]) -> Settings:
-    """The settings a container gets from the ConfigMap and the Secret (placeholders filled)."""
+def test_shieldx_config_check_accepts_the_pod_environment(
+    rendered: list[Doc], tmp_path: Path
+) -> None:
+    """`shieldx config check` passes the ConfigMap and Secret with no ineffective setting."""
+    assert "ok" in config_check(container_env(rendered), tmp_path)
+
+
+def container_env(rendered: list[Doc]) -> dict[str, str]:
+    """The variables a container gets from the ConfigMap and the Secret (placeholders filled)."""
     env = dict(by_kind(rendered, "ConfigMap")["shieldx-config"]["data"])
     env.update(by_kind(rendered, "Secret")["shieldx-secrets"]["stringData"])
     key = base64.urlsafe_b64encode(b"\0" * 32).decode()
     env["SHIELDX_SECURITY_ENCRYPTION_KEYS"] = json.dumps({"k1": key})
-    settings = settings_from_env(env)
+    return env
+
+
+def container_settings(rendered: list[Doc]) -> Settings:
+    """The settings a container gets from the ConfigMap and the Secret."""
+    settings = settings_from_env(container_env(rendered))
     assert isinstance(settings, Settings)
     return settings
