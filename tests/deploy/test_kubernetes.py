@@ -219,6 +219,12 @@ def test_every_service_has_its_companions(rendered: list[Doc]) -> None:
         policy = by_kind(rendered, "NetworkPolicy")[name]
         assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
         assert policy["spec"]["ingress"][0]["ports"] == [{"port": port, "protocol": "TCP"}]
+        egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+        assert {53, 5432} <= egress_ports, name
+    # Compliance checks (on the credits port) reach every service's port.
+    credits_egress = by_kind(rendered, "NetworkPolicy")["shieldx-credits"]["spec"]["egress"]
+    reach = {p["port"] for rule in credits_egress if "to" in rule for p in rule["ports"]}
+    assert reach == {SERVICES[name].port(Settings()) for name in SERVICE_NAMES}
 
 
 def test_migration_job_and_configuration(rendered: list[Doc]) -> None:
