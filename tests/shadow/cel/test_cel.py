@@ -130,10 +130,12 @@ def test_dyn_values_are_checked_at_run_time() -> None:
     assert run_dyn('ctx.tags.exists(t, t == "beta")', {"tags": ["alpha", "beta"]}) is True
     with pytest.raises(CelEvalError, match="no matching overload"):
         run_dyn('ctx.n + "a"', {"n": 3})
+    assert run_dyn("ctx.n == 1", {"n": "1"}) is False  # different kinds: unequal
+    assert run_dyn("ctx.flag == 1", {"flag": True}) is False
+    assert run_dyn("ctx.n == 1", {"n": 1.0}) is True  # int and double compare numerically
+    assert run_dyn("ctx.n < 2", {"n": 1.5}) is True
     with pytest.raises(CelEvalError, match="no matching overload"):
-        run_dyn("ctx.n == 1", {"n": "1"})
-    with pytest.raises(CelEvalError, match="no matching overload"):
-        run_dyn("ctx.flag == 1", {"flag": True})
+        run_dyn("ctx.n < 1", {"n": "1"})
     with pytest.raises(CelEvalError, match="no matching overload"):
         run_dyn("!ctx.n", {"n": 3})
     with pytest.raises(CelEvalError, match="bool operands"):

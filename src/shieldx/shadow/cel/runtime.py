@@ -12,12 +12,13 @@ import re
 import socket
 import urllib.parse
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from shieldx.shadow.cel.types import CelEvalError, check_int64, overload_error
 
 LIST_TYPES: Final = (list, tuple)
 _ORDERED: Final = frozenset({int, float, str, bool})
+_NUMBERS: Final = frozenset({int, float})
 _MAP_KEY_TYPES: Final = frozenset({str, int})
 _INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 _DOUBLE_TEXT: Final = re.compile(
@@ -108,17 +109,19 @@ def logical_not(a: object) -> bool:
 
 
 def equals(a: object, b: object) -> bool:
-    """`a == b`: null equals only null; other values must have the same kind."""
-    if a is None or b is None:
-        return a is b
+    """`a == b`: numbers compare across int and double; values of different kinds are unequal."""
     ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is dict:
+            return _map_equals(a, b)  # type: ignore[arg-type]
+        if ta is list or ta is tuple:
+            return _sequence_equals(a, b)  # type: ignore[arg-type]
+        return a == b
+    if ta in _NUMBERS and tb in _NUMBERS:
+        return float(a) == float(b)  # type: ignore[arg-type]
     if ta in LIST_TYPES and tb in LIST_TYPES:
         return _sequence_equals(a, b)  # type: ignore[arg-type]
-    if ta is not tb:
-        raise overload_error("_==_", a, b)
-    if ta is dict:
-        return _map_equals(a, b)  # type: ignore[arg-type]
-    return a == b
+    return False
 
 
 def _sequence_equals(a: Sequence[object], b: Sequence[object]) -> bool:
@@ -147,11 +150,14 @@ def _all_equal(pairs: object) -> bool:
     return True
 
 
-def ordered(op: str, a: object, b: object) -> None:
-    """Raise unless `a op b` is an ordering of two ints, doubles, strings or bools."""
+def ordered(op: str, a: object, b: object) -> tuple[Any, Any]:
+    """The operands of `a op b` made comparable (int and double meet as doubles), or raise."""
     ta = type(a)
-    if ta is not type(b) or ta not in _ORDERED:
-        raise overload_error(op, a, b)
+    if ta is type(b) and ta in _ORDERED:
+        return a, b
+    if ta in _NUMBERS and type(b) in _NUMBERS:
+        return float(a), float(b)  # type: ignore[arg-type]
+    raise overload_error(op, a, b)
 
 
 def contained_in(item: object, container: object) -> bool:
