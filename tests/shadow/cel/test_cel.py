@@ -244,3 +244,13 @@ def test_the_shadow_package_never_calls_eval_exec_or_compile() -> None:
                 assert isinstance(node, ast.Call)
                 offenders.append(f"{module.relative_to(package)}:{node.lineno}")
     assert offenders == []
+
+
+def test_leading_dot_reads_the_root_variable_not_a_macro_variable() -> None:
+    env = CelEnvironment({"y": Variable(STRING, 8)})
+    # Once a silent wrong answer: `.y` read the loop variable `y` ('compre').
+    assert compile_expression("['compre'].exists(y, .y == 'y')", env).evaluate({"y": "y"}) is True
+    assert compile_expression("['compre'].exists(y, y == 'y')", env).evaluate({"y": "y"}) is False
+    nested = CelEnvironment({"y": Variable(map_of(STRING, DYN), 4, 8)})
+    found = compile_expression("[{'z': 'compre'}].exists(y, .y.z == 'y.z')", nested)
+    assert found.evaluate({"y": {"z": "y.z"}}) is True

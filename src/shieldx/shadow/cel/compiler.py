@@ -120,7 +120,7 @@ class ExpressionCompiler:
         return constant(node.value, literal_type(node.value))
 
     def _ident(self, node: Ident) -> Compiled:
-        for scope in reversed(self._scopes):
+        for scope in () if node.root else reversed(self._scopes):
             if node.name in scope:
                 bound = scope[node.name]
                 return Compiled(operator.itemgetter(bound.slot), bound.type, 1, bound.size)

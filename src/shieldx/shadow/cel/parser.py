@@ -214,7 +214,9 @@ class _TreeConverter:
         return Ident(str(name), pos=_position(name))
 
     def _dot_ident(self, tree: _Tree, depth: int) -> Expr:
-        return self._ident(tree, depth)
+        # `.name` always means the root variable, even inside a macro that binds `name`.
+        name = _token(tree.children[0])
+        return Ident(str(name), root=True, pos=_position(name))
 
     def _paren_expr(self, tree: _Tree, depth: int) -> Expr:
         return self.convert(_tree(tree.children[0]), depth)
