@@ -15,7 +15,6 @@ from typing import Final
 
 import lark
 from celpy.celparser import CELParser
-from celpy.evaluation import celstr
 from lark.exceptions import UnexpectedEOF, UnexpectedInput
 
 from shieldx.shadow.cel.ast import (
@@ -257,13 +256,55 @@ def _literal_value(token: lark.Token) -> object:
     if kind == "FLOAT_LIT":
         return float(text)
     if kind in ("STRING_LIT", "MLSTRING_LIT"):
-        return str(celstr(token))
+        return unescape_string(text, _position(token))
     if kind == "BOOL_LIT":
         return text == "true"
     if kind == "NULL_LIT":
         return None
     what = {"UINT_LIT": "unsigned integers", "BYTES_LIT": "bytes literals"}.get(kind, kind)
     raise CelCompileError(f"{what} are not supported", _position(token))
+
+
+_ESCAPE: Final = re.compile(
+    r"\\(?:([abfnrtv\\'\"`?])|[xX]([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})"
+    r"|([0-3][0-7]{2})|(.|\n|$))"
+)
+_SIMPLE_ESCAPES: Final = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
+
+
+def unescape_string(text: str, position: Position) -> str:
+    """Decode a CEL string literal token (quotes, optional r prefix) to its value.
+
+    Our own, per the CEL spec, rather than cel-python's celstr: that one dropped a real newline
+    inside triple quotes and left \\?, \\` and \\X undecoded.
+    """
+    raw = text[:1] in ("r", "R")
+    body = text[1:] if raw else text
+    quote = 3 if body[:3] in ('"""', "'''") else 1
+    body = body[quote:-quote]
+    if raw:
+        return body
+
+    def decode(match: re.Match[str]) -> str:
+        simple, hex2, hex4, hex8, octal, bad = match.groups()
+        if simple is not None:
+            return _SIMPLE_ESCAPES.get(simple, simple)
+        if bad is not None:
+            raise CelCompileError(f"invalid escape sequence \\{bad!r} in a string", position)
+        code = int(hex2 or hex4 or hex8, 16) if octal is None else int(octal, 8)
+        if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+            raise CelCompileError(f"invalid code point U+{code:04X} in a string", position)
+        return chr(code)
+
+    return _ESCAPE.sub(decode, body)
 
 
 def _tree(node: _Node) -> _Tree:
