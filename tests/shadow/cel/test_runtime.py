@@ -108,6 +108,9 @@ def test_indexing() -> None:
             rt.index([1, 2], bad)
     with pytest.raises(CelEvalError, match="no matching overload"):
         rt.index([1, 2], True)
+    assert rt.index([7, 8], 1.0) == 8  # a whole double indexes a list
+    with pytest.raises(CelEvalError, match="no matching overload"):
+        rt.index([7, 8], 0.5)
     with pytest.raises(CelEvalError, match="no such key"):
         rt.index({"a": 1}, "b")
 
@@ -122,13 +125,22 @@ def test_text_helpers() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(3.9, 3), (-3.9, -3), ("-12", -12), ("+7", 7), (5, 5)],
+    [
+        (3.9, 3),
+        (-3.9, -3),
+        ("-12", -12),
+        ("+7", 7),
+        (5, 5),
+        (-9223372036854774784.0, -(2**63) + 1024),
+    ],
 )
 def test_to_int(value: object, expected: int) -> None:
     assert rt.to_int(value) == expected
 
 
-@pytest.mark.parametrize("value", ["1_000", " 1", "0x10", "", math.inf, math.nan, 1e30, True])
+@pytest.mark.parametrize(
+    "value", ["1_000", " 1", "0x10", "", math.inf, math.nan, 1e30, True, -(2.0**63), 2.0**63]
+)
 def test_to_int_refuses(value: object) -> None:
     with pytest.raises(CelEvalError):
         rt.to_int(value)

@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any, Final
 
-from shieldx.shadow.cel.types import CelEvalError, check_int64, overload_error
+from shieldx.shadow.cel.types import INT64_MAX, INT64_MIN, CelEvalError, check_int64, overload_error
 
 LIST_TYPES: Final = (list, tuple)
 _ORDERED: Final = frozenset({int, float, str, bool})
@@ -193,6 +193,8 @@ def index(container: object, key: object) -> object:
         except KeyError:
             raise CelEvalError(f"no such key: {key!r}") from None
     if type(container) in LIST_TYPES:
+        if type(key) is float and key.is_integer():
+            key = int(key)  # a dyn index may be a whole double (the spec's numeric index)
         if type(key) is not int:
             raise overload_error("_[_]", container, key)
         if 0 <= key < len(container):  # type: ignore[arg-type]
@@ -256,7 +258,10 @@ def to_int(value: object) -> int:
     if type(value) is float:
         if not math.isfinite(value):
             raise CelEvalError("cannot convert a non-finite double to int")
-        return check_int64(math.trunc(value))
+        # The spec's range is open at both ends: -2**63 as a double is already out of range.
+        if not float(INT64_MIN) < value < float(INT64_MAX):
+            raise CelEvalError("integer overflow")
+        return math.trunc(value)
     if type(value) is str and _INT_TEXT.fullmatch(value):
         return check_int64(int(value))
     raise CelEvalError(f"cannot convert {value!r} to int")
