@@ -254,3 +254,14 @@ def test_leading_dot_reads_the_root_variable_not_a_macro_variable() -> None:
     nested = CelEnvironment({"y": Variable(map_of(STRING, DYN), 4, 8)})
     found = compile_expression("[{'z': 'compre'}].exists(y, .y.z == 'y.z')", nested)
     assert found.evaluate({"y": {"z": "y.z"}}) is True
+
+
+def test_backtick_quoted_field_names_and_bool_conversion() -> None:
+    env = CelEnvironment({"h": Variable(map_of(STRING, STRING), 4, 64)})
+    headers = {"h": {"content-type": "text/html", "x.y": "1"}}
+    assert compile_expression("h.`content-type` == 'text/html'", env).evaluate(headers) is True
+    assert compile_expression("has(h.`x.y`) && !has(h.`a/b`)", env).evaluate(headers) is True
+    assert compile_expression("bool(h.`x.y`)", env).evaluate(headers) is True
+    assert compile_expression("bool('False') || bool(true)", env).evaluate(headers) is True
+    with pytest.raises(CelEvalError, match="cannot convert"):
+        compile_expression("bool('yes')", env).evaluate(headers)

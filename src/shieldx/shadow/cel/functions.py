@@ -262,6 +262,7 @@ _FUNCTIONS: Final[dict[str, tuple[int, _Builder]]] = {
     "int": (1, _conversion(rt.to_int, INT, 0)),
     "double": (1, _conversion(rt.to_double, DOUBLE, 0)),
     "string": (1, _conversion(rt.to_string, STRING, 32)),
+    "bool": (1, _conversion(rt.to_bool, BOOL, 0)),
     "dyn": (1, _dyn),
     "inCidr": (2, _in_cidr),
     "cidr": (2, _in_cidr),

@@ -73,6 +73,12 @@ def _lark_parser() -> lark.Lark:
     # Built once and never mutated; our own instance so that cel-python's singleton parser
     # (whose tree class depends on the runner) is left alone.
     grammar = importlib.resources.files("celpy").joinpath("cel.lark").read_text()
+    # The spec's backtick-quoted field names (`m.`content-type``), absent from cel-python.
+    plain = 'member_dot     : member "." IDENT\n'
+    if plain not in grammar:
+        raise RuntimeError("cel-python's grammar changed: cannot add quoted field names")
+    grammar = grammar.replace(plain, 'member_dot     : member "." (IDENT | QUOTED_IDENT)\n')
+    grammar += "\nQUOTED_IDENT : /`[_a-zA-Z0-9.\\-\\/ ]+`/\n"
     return lark.Lark(
         grammar,
         parser="lalr",
@@ -175,7 +181,8 @@ class _TreeConverter:
     def _member_dot(self, tree: _Tree, depth: int) -> Expr:
         operand = self.convert(_tree(tree.children[0]), depth)
         name = _token(tree.children[1])
-        return Select(operand, str(name), pos=_position(name))
+        field = str(name)[1:-1] if name.type == "QUOTED_IDENT" else str(name)
+        return Select(operand, field, pos=_position(name))
 
     def _member_dot_arg(self, tree: _Tree, depth: int) -> Expr:
         target = self.convert(_tree(tree.children[0]), depth)

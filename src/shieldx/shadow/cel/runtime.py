@@ -278,6 +278,21 @@ def to_double(value: object) -> float:
     raise CelEvalError(f"cannot convert {value!r} to double")
 
 
+_BOOL_TEXT: Final = {
+    **dict.fromkeys(("1", "t", "true", "TRUE", "True"), True),
+    **dict.fromkeys(("0", "f", "false", "FALSE", "False"), False),
+}
+
+
+def to_bool(value: object) -> bool:
+    """CEL bool(): from bool or one of the spec's spellings (1, t, true, TRUE, True, 0, f, ...)."""
+    if value is True or value is False:
+        return value
+    if type(value) is str and value in _BOOL_TEXT:
+        return _BOOL_TEXT[value]
+    raise CelEvalError(f"cannot convert {value!r} to bool")
+
+
 def to_string(value: object) -> str:
     """CEL string(): from string, int, double or bool."""
     if type(value) is str:
