@@ -259,7 +259,7 @@ def to_python(value: Message) -> object:
     if kind == "map_value":
         out: dict[object, object] = {}
         for entry in raw.get("entries", []):
-            out[to_python(entry["key"][0])] = to_python(entry["value"][0])  # type: ignore[index]
+            out[to_python(entry["key"][0])] = to_python(entry["value"][0])
         return out
     raise Unsupported(kind)
 
