@@ -282,3 +282,22 @@ def test_backtick_quoted_field_names_and_bool_conversion() -> None:
 def test_refusals_outside_the_subset_name_the_feature(source: str, feature: str) -> None:
     with pytest.raises(CelCompileError, match=feature):
         compile_expression(source, CelEnvironment({}))
+
+
+def test_bool_map_keys_never_meet_int_keys() -> None:
+    env = CelEnvironment({})
+
+    def value(source: str) -> object:
+        return compile_expression(source, env).evaluate({})
+
+    assert value("{true: 1, false: 2}[false]") == 2
+    assert value("true in {true: 1} && !(1 in dyn({true: 1}))") is True
+    assert value("{true: 1} == dyn({1: 1})") is False
+    with pytest.raises(CelEvalError, match="no such key"):
+        value("dyn({true: 'x'})[1]")
+    with pytest.raises(CelEvalError, match="no such key"):
+        value("dyn({1: 'x'})[true]")
+    with pytest.raises(CelCompileError, match="both the bool and the int key"):
+        value("{true: 1, 1: 2}")
+    with pytest.raises(CelCompileError, match="duplicate map key"):
+        value("{true: 1, true: 2}")

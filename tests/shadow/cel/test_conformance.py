@@ -205,9 +205,6 @@ _STATICALLY_REFUSED = re.compile(
     r"^(x \|\| true|f_unknown\(17\) \|\| true|a\.\w+\(\) \|\| true"
     r"|false && 32|'horses' && false|true \|\| 32|'horses' \|\| true)$"
 )
-#: Bool map keys: Python's True == 1 would let `{1: 'x'}[true]` find the int key.
-BOOL_KEYS = "bool map keys"
-_BOOL_KEY = re.compile(r"[{,]\s*(true|false)\s*:|(true|false) in \{")
 
 
 class Unsupported(Exception):
@@ -328,8 +325,6 @@ def outside_feature(file: str, expr: str, test: Message) -> str | None:
             return name
     if _STATICALLY_REFUSED.match(expr):
         return STATIC_CHECKS
-    if _BOOL_KEY.search(expr):
-        return BOOL_KEYS
     try:
         if "value" in test:
             to_python(test["value"][0])

@@ -97,8 +97,11 @@ def test_membership_uses_cel_equality() -> None:
     assert rt.contained_in("b", [1, "a"]) is False
     assert rt.contained_in(1, [2.0, 1.0]) is True
     assert rt.contained_in("k", {"k": 1}) is True
-    with pytest.raises(CelEvalError):
-        rt.contained_in(True, {1: "x"})  # a bool is not a map key (Python would say 1 == True)
+    assert rt.contained_in(True, {1: "x"}) is False  # Python would say 1 == True
+    assert rt.contained_in(1, {True: "x"}) is False
+    assert rt.contained_in(True, {True: "x", 2: "y"}) is True
+    with pytest.raises(CelEvalError, match="no matching overload"):
+        rt.contained_in(1.5, {1: "x"})
 
 
 def test_indexing() -> None:

@@ -160,8 +160,10 @@ def membership(node: Binary, item: Compiled, container: Compiled) -> Compiled:
     lf, rf = item.fn, container.fn
     cost = item.cost + container.cost + 1
     if kind is Kind.MAP:
-        expect_kind(item, {Kind.STRING, Kind.INT}, "a map key tested with 'in'", node.pos)
-        if item.type.known:
+        expect_kind(
+            item, {Kind.STRING, Kind.INT, Kind.BOOL}, "a map key tested with 'in'", node.pos
+        )
+        if item.type.kind is Kind.STRING:
             return Compiled(lambda a: lf(a) in rf(a), BOOL, cost)
     elif kind is Kind.LIST and container.constant:
         values: tuple[object, ...] = container.value  # type: ignore[assignment]

@@ -19,7 +19,7 @@ from shieldx.shadow.cel.types import INT64_MAX, INT64_MIN, CelEvalError, check_i
 LIST_TYPES: Final = (list, tuple)
 _ORDERED: Final = frozenset({int, float, str, bool})
 _NUMBERS: Final = frozenset({int, float})
-_MAP_KEY_TYPES: Final = frozenset({str, int})
+_MAP_KEY_TYPES: Final = frozenset({str, int, bool})
 _INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 _DOUBLE_TEXT: Final = re.compile(
     r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.I
@@ -133,6 +133,10 @@ def _sequence_equals(a: Sequence[object], b: Sequence[object]) -> bool:
 def _map_equals(a: dict[object, object], b: dict[object, object]) -> bool:
     if a.keys() != b.keys():
         return False
+    if not all(type(k) is str for k in a) and {(type(k), k) for k in a} != {
+        (type(k), k) for k in b
+    }:
+        return False  # {true: 1} and {1: 1}: Python's True == 1 must not make them equal
     return _all_equal((a[k], b[k]) for k in a)
 
 
@@ -163,7 +167,7 @@ def ordered(op: str, a: object, b: object) -> tuple[Any, Any]:
 def contained_in(item: object, container: object) -> bool:
     """`item in container`: list membership by CEL equality, or map key presence."""
     if type(container) is dict:
-        return map_key(item, "_in_") in container
+        return has_key(container, map_key(item, "_in_"))
     if type(container) in LIST_TYPES:
         error: CelEvalError | None = None
         for element in container:  # type: ignore[attr-defined]
@@ -178,8 +182,18 @@ def contained_in(item: object, container: object) -> bool:
     raise overload_error("_in_", item, container)
 
 
+def has_key(container: dict[object, object], key: object) -> bool:
+    """Whether a map holds exactly this key: an int key never finds a bool one, nor the reverse."""
+    if key not in container:
+        return False
+    if type(key) is str:
+        return True
+    # Python's True == 1 (and hash(True) == hash(1)): confirm the stored key's type.
+    return any(k == key and type(k) is type(key) for k in container)
+
+
 def map_key(key: object, op: str) -> object:
-    """Return key when it may index a map (a string or an int), else raise."""
+    """Return key when it may index a map (a string, an int or a bool), else raise."""
     if type(key) not in _MAP_KEY_TYPES:
         raise overload_error(op, key)
     return key
@@ -188,10 +202,14 @@ def map_key(key: object, op: str) -> object:
 def index(container: object, key: object) -> object:
     """`container[key]` on a map (missing key is an error) or a list (bounds checked)."""
     if type(container) is dict:
-        try:
-            return container[map_key(key, "_[_]")]
-        except KeyError:
-            raise CelEvalError(f"no such key: {key!r}") from None
+        if type(key) is str:
+            try:
+                return container[key]
+            except KeyError:
+                raise CelEvalError(f"no such key: {key!r}") from None
+        if has_key(container, map_key(key, "_[_]")):
+            return container[key]
+        raise CelEvalError(f"no such key: {key!r}")
     if type(container) in LIST_TYPES:
         if type(key) is float and key.is_integer():
             key = int(key)  # a dyn index may be a whole double (the spec's numeric index)
