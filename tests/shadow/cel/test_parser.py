@@ -13,8 +13,8 @@ from shieldx.shadow.cel.ast import (
     free_names,
     walk,
 )
-from shieldx.shadow.cel.parser import parse
-from shieldx.shadow.cel.types import CelCompileError
+from shieldx.shadow.cel.parser import parse, unescape_string
+from shieldx.shadow.cel.types import NO_POSITION, CelCompileError
 
 
 def test_logical_chains_are_flattened_so_long_chains_do_not_nest() -> None:
@@ -92,3 +92,25 @@ def test_walk_visits_every_node() -> None:
     nodes = walk(parse("a + b * c"))
     assert sum(isinstance(n, Binary) for n in nodes) == 2
     assert {n.name for n in nodes if isinstance(n, Ident)} == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("''' \n '''", " \n "),  # a real newline inside triple quotes is kept
+        ('""" \n """', " \n "),
+        (r"' \\ \? \" \' \` '", " \\ ? \" ' ` "),
+        (r"' \X00 \X0A \X7F '", " \x00 \x0a \x7f "),
+        (r"' \x4a \x4B \X4c \u01aB \U000001aB \101 '", " J K L \u01ab \u01ab A "),
+        (r"r'\n\x41'", "\\n\\x41"),
+        (r"'\a\b\f\n\r\t\v'", "\a\b\f\n\r\t\v"),
+    ],
+)
+def test_string_escapes_follow_the_cel_spec(source: str, value: str) -> None:
+    assert unescape_string(source, NO_POSITION) == value
+
+
+@pytest.mark.parametrize("source", [r"'\q'", r"'\ud800'", r"'\U00110000'"])
+def test_bad_string_escapes_are_compile_errors(source: str) -> None:
+    with pytest.raises(CelCompileError, match="invalid"):
+        unescape_string(source, NO_POSITION)

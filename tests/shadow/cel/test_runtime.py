@@ -45,32 +45,63 @@ def test_doubles_divide_by_zero_like_ieee_754() -> None:
     ("a", "b"),
     [(1, "1"), (1, 1.0), (True, 1), ("a", ["a"]), ({"a": 1}, [1])],
 )
-def test_mixed_kinds_have_no_overload(a: object, b: object) -> None:
-    with pytest.raises(CelEvalError, match="no matching overload"):
-        rt.equals(a, b)
+def test_mixed_kinds_have_no_arithmetic_overload(a: object, b: object) -> None:
     with pytest.raises(CelEvalError, match="no matching overload"):
         rt.add(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        (1, "1", False),
+        (1, 1.0, True),
+        (2, 1.0, False),
+        (1, math.nan, False),
+        (True, 1, False),
+        (False, 0.0, False),
+        ("a", ["a"], False),
+        ({"a": 1}, [1], False),
+        ([1], [1.0], True),
+        ({"k": 1}, {"k": 1.0}, True),
+        ({"k": "v", 1: 1}, {"k": "v", 1: "v1"}, False),
+    ],
+)
+def test_equality_is_numeric_across_int_and_double_and_false_across_kinds(
+    a: object, b: object, equal: bool
+) -> None:
+    assert rt.equals(a, b) is equal
+    assert rt.equals(b, a) is equal
+
+
+def test_ordering_compares_int_and_double_numerically() -> None:
+    assert rt.ordered("_<_", 1, 2.0) == (1.0, 2.0)
+    assert rt.ordered("_<_", "a", "b") == ("a", "b")
+    for a, b in ((1, "1"), (True, 1), (None, None), ([1], [2])):
+        with pytest.raises(CelEvalError, match="no matching overload"):
+            rt.ordered("_<_", a, b)
 
 
 def test_equality_of_collections_and_null() -> None:
     assert rt.equals([1, [2, "x"]], (1, [2, "x"])) is True
     assert rt.equals([1, 2], [1, 2, 3]) is False
-    assert rt.equals([1, "a"], [2, 3]) is False  # the unequal pair decides despite the error
-    with pytest.raises(CelEvalError):
-        rt.equals([1, "a"], [1, 3])
+    assert rt.equals([1, "a"], [2, 3]) is False
+    assert rt.equals([1, "a"], [1, 3]) is False  # different kinds are unequal, not an error
     assert rt.equals({"a": [1]}, {"a": [1]}) is True
     assert rt.equals({"a": 1}, {"b": 1}) is False
     assert rt.equals(None, None) is True
     assert rt.equals(None, 0) is False
 
 
-def test_membership_reports_errors_only_when_nothing_matches() -> None:
+def test_membership_uses_cel_equality() -> None:
     assert rt.contained_in("a", [1, "a"]) is True
-    with pytest.raises(CelEvalError):
-        rt.contained_in("b", [1, "a"])
+    assert rt.contained_in("b", [1, "a"]) is False
+    assert rt.contained_in(1, [2.0, 1.0]) is True
     assert rt.contained_in("k", {"k": 1}) is True
-    with pytest.raises(CelEvalError):
-        rt.contained_in(True, {1: "x"})  # a bool is not a map key (Python would say 1 == True)
+    assert rt.contained_in(True, {1: "x"}) is False  # Python would say 1 == True
+    assert rt.contained_in(1, {True: "x"}) is False
+    assert rt.contained_in(True, {True: "x", 2: "y"}) is True
+    with pytest.raises(CelEvalError, match="no matching overload"):
+        rt.contained_in(1.5, {1: "x"})
 
 
 def test_indexing() -> None:
@@ -80,6 +111,9 @@ def test_indexing() -> None:
             rt.index([1, 2], bad)
     with pytest.raises(CelEvalError, match="no matching overload"):
         rt.index([1, 2], True)
+    assert rt.index([7, 8], 1.0) == 8  # a whole double indexes a list
+    with pytest.raises(CelEvalError, match="no matching overload"):
+        rt.index([7, 8], 0.5)
     with pytest.raises(CelEvalError, match="no such key"):
         rt.index({"a": 1}, "b")
 
@@ -94,13 +128,22 @@ def test_text_helpers() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(3.9, 3), (-3.9, -3), ("-12", -12), ("+7", 7), (5, 5)],
+    [
+        (3.9, 3),
+        (-3.9, -3),
+        ("-12", -12),
+        ("+7", 7),
+        (5, 5),
+        (-9223372036854774784.0, -(2**63) + 1024),
+    ],
 )
 def test_to_int(value: object, expected: int) -> None:
     assert rt.to_int(value) == expected
 
 
-@pytest.mark.parametrize("value", ["1_000", " 1", "0x10", "", math.inf, math.nan, 1e30, True])
+@pytest.mark.parametrize(
+    "value", ["1_000", " 1", "0x10", "", math.inf, math.nan, 1e30, True, -(2.0**63), 2.0**63]
+)
 def test_to_int_refuses(value: object) -> None:
     with pytest.raises(CelEvalError):
         rt.to_int(value)

@@ -2,7 +2,8 @@
 
 The supported subset: null, bool, int (int64, overflow is an error), double and string
 literals; lists and maps; field selection and indexing; `! - * / % + < <= > >= == != in
-&& || ?:` with CEL's no-mixing and commutative-error rules; `has()`; the macros exists,
+&& || ?:` with CEL's heterogeneous equality (int and double compare numerically, other
+mixed kinds are unequal) and commutative-error rules; `has()`; the macros exists,
 all, exists_one, filter and map; size, contains, startsWith, endsWith, matches (RE2),
 lowerAscii, upperAscii, urlDecode, int, double, string, dyn, inCidr / cidr. Unsigned ints,
 bytes, timestamps, durations, protobuf messages and unknown names are compile errors with a

@@ -23,9 +23,10 @@ class Literal(Expr):
 
 @dataclass(frozen=True, slots=True)
 class Ident(Expr):
-    """A variable reference."""
+    """A variable reference; `root` (written `.name`) skips macro variables that shadow it."""
 
     name: str
+    root: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import operator
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -49,6 +49,7 @@ from shieldx.shadow.cel.regex import RegexGroup, matches_parts
 from shieldx.shadow.cel.types import (
     BOOL,
     DYN,
+    INT,
     Activation,
     CelCompileError,
     CelEvalError,
@@ -120,7 +121,7 @@ class ExpressionCompiler:
         return constant(node.value, literal_type(node.value))
 
     def _ident(self, node: Ident) -> Compiled:
-        for scope in reversed(self._scopes):
+        for scope in () if node.root else reversed(self._scopes):
             if node.name in scope:
                 bound = scope[node.name]
                 return Compiled(operator.itemgetter(bound.slot), bound.type, 1, bound.size)
@@ -149,7 +150,11 @@ class ExpressionCompiler:
 
     def _lookup(self, base: Compiled, key: Compiled, node: Expr) -> Compiled:
         get, pos = base.fn, node.pos
-        if base.type.kind is Kind.MAP and key.constant and type(key.value) in (str, int):
+        if (
+            base.type.kind is Kind.MAP
+            and key.constant
+            and (type(key.value) is str or (type(key.value) is int and base.type.key == INT))
+        ):
             name = key.value
 
             def lookup_constant(a: Activation) -> object:
@@ -245,9 +250,9 @@ class ExpressionCompiler:
         entries = [(self.compile(k), self.compile(v)) for k, v in node.entries]
         seen: set[object] = set()
         for (key, _), (key_node, _) in zip(entries, node.entries, strict=True):
-            expect_kind(key, {Kind.STRING, Kind.INT}, "a map key", key_node.pos)
+            expect_kind(key, {Kind.STRING, Kind.INT, Kind.BOOL}, "a map key", key_node.pos)
             if key.constant and key.value in seen:
-                raise CelCompileError(f"duplicate map key {key.value!r}", key_node.pos)
+                raise CelCompileError(_duplicate_key(key.value, seen), key_node.pos)
             seen.add(key.value)
         kind = map_of(unify([k.type for k, _ in entries]), unify([v.type for _, v in entries]))
         elem_size = max((max(k.size, v.size) for k, v in entries), default=0)
@@ -258,7 +263,7 @@ class ExpressionCompiler:
             for key_fn, value_fn in pairs:
                 key = rt.map_key(key_fn(a), "{_:_}")
                 if key in result:
-                    raise CelEvalError(f"duplicate map key {key!r}")
+                    raise CelEvalError(_duplicate_key(key, result))
                 result[key] = value_fn(a)
             return result
 
@@ -286,3 +291,10 @@ def _memoised(compiled: Compiled, slot: str) -> Compiled:
         return value
 
     return Compiled(memo, compiled.type, compiled.cost, compiled.size, compiled.elem_size)
+
+
+def _duplicate_key(key: object, seen: Iterable[object]) -> str:
+    """The error for a repeated map key (or for true/1, false/0: Python cannot hold both)."""
+    if any(k == key and type(k) is not type(key) for k in seen):
+        return f"a map cannot hold both the bool and the int key {key!r} in this engine"
+    return f"duplicate map key {key!r}"

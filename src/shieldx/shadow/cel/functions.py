@@ -75,6 +75,9 @@ def compile_call(
     """
     entry = _FUNCTIONS.get(node.name)
     if entry is None:
+        feature = UNSUPPORTED_FUNCTIONS.get(node.name)
+        if feature is not None:
+            raise CelCompileError(f"{node.name}(): {feature} are not supported", node.pos)
         hint = difflib.get_close_matches(node.name, list(_FUNCTIONS), n=1)
         advice = f" (did you mean '{hint[0]}'?)" if hint else ""
         raise CelCompileError(f"unknown function '{node.name}'{advice}", node.pos)
@@ -262,9 +265,36 @@ _FUNCTIONS: Final[dict[str, tuple[int, _Builder]]] = {
     "int": (1, _conversion(rt.to_int, INT, 0)),
     "double": (1, _conversion(rt.to_double, DOUBLE, 0)),
     "string": (1, _conversion(rt.to_string, STRING, 32)),
+    "bool": (1, _conversion(rt.to_bool, BOOL, 0)),
     "dyn": (1, _dyn),
     "inCidr": (2, _in_cidr),
     "cidr": (2, _in_cidr),
+}
+
+#: Standard CEL functions outside the subset, with the feature they belong to, so that a
+#: refusal names the feature rather than calling a well-known function unknown.
+UNSUPPORTED_FUNCTIONS: Final = {
+    **dict.fromkeys(
+        (
+            "timestamp",
+            "duration",
+            "getFullYear",
+            "getMonth",
+            "getDayOfYear",
+            "getDayOfMonth",
+            "getDate",
+            "getDayOfWeek",
+            "getHours",
+            "getMinutes",
+            "getSeconds",
+            "getMilliseconds",
+        ),
+        "timestamps and durations",
+    ),
+    "uint": "unsigned integers",
+    "bytes": "bytes",
+    "type": "types as values",
+    **dict.fromkeys(("optional", "hasValue", "value", "or", "orValue"), "optional values"),
 }
 
 #: The function names the compiler accepts, for documentation and error messages.

@@ -92,10 +92,22 @@ def _arithmetic_type(node: Binary, left: CelType, right: CelType) -> CelType:
     return known
 
 
+_NUMERIC: Final = frozenset({Kind.INT, Kind.DOUBLE})
+
+
+def _comparable(lt: CelType, rt_: CelType) -> bool:
+    """Whether two statically known types may meet in `==` or an ordering."""
+    return lt.kind == rt_.kind or {lt.kind, rt_.kind} <= _NUMERIC
+
+
 def equality(node: Binary, left: Compiled, right: Compiled) -> Compiled:
-    """Compile `==` / `!=`: same kinds only (null compares with anything)."""
+    """Compile `==` / `!=`: int and double compare numerically, null with anything.
+
+    Two statically known types that can never be equal (say a string and an int) are a
+    compile error: such a rule is a bug. At run time, values of different kinds are unequal.
+    """
     lt, rt_ = left.type, right.type
-    if lt.known and rt_.known and Kind.NULL not in (lt.kind, rt_.kind) and lt.kind != rt_.kind:
+    if lt.known and rt_.known and Kind.NULL not in (lt.kind, rt_.kind) and not _comparable(lt, rt_):
         raise CelCompileError(f"cannot compare {lt} with {rt_} using '{node.op}'", node.pos)
     lf, rf = left.fn, right.fn
     fast = lt.kind in _SCALARS and lt.kind == rt_.kind
@@ -111,21 +123,19 @@ def equality(node: Binary, left: Compiled, right: Compiled) -> Compiled:
 
 
 def ordering(node: Binary, left: Compiled, right: Compiled) -> Compiled:
-    """Compile `< <= > >=` on two ints, doubles, strings or bools."""
+    """Compile `< <= > >=` on ints, doubles (int and double compare numerically), strings, bools."""
     lt, rt_ = left.type, right.type
     for side in (left, right):
         expect_kind(side, set(_SCALARS), f"an operand of '{node.op}'", node.pos)
-    if lt.known and rt_.known and lt.kind != rt_.kind:
+    if lt.known and rt_.known and not _comparable(lt, rt_):
         raise CelCompileError(f"cannot order {lt} and {rt_} with '{node.op}'", node.pos)
-    compare, lf, rf, op = ORDERING[node.op], left.fn, right.fn, node.op
-    if lt.known and rt_.known:
+    compare, lf, rf, op = ORDERING[node.op], left.fn, right.fn, f"_{node.op}_"
+    if lt.known and rt_.known and lt.kind == rt_.kind:
         fn: Evaluator = lambda a: compare(lf(a), rf(a))  # noqa: E731
     else:
 
         def fn(a: Activation) -> object:
-            x, y = lf(a), rf(a)
-            rt.ordered(f"_{op}_", x, y)
-            return compare(x, y)
+            return compare(*rt.ordered(op, lf(a), rf(a)))
 
     cost = left.cost + right.cost + scan_cost(min(left.size, right.size))
     return fold(Compiled(fn, BOOL, cost), left, right)
@@ -144,14 +154,16 @@ def membership(node: Binary, item: Compiled, container: Compiled) -> Compiled:
         and item.type.known
         and element.known
         and Kind.NULL not in (item.type.kind, element.kind)
-        and item.type.kind is not element.kind
+        and not _comparable(item.type, element)
     ):
         raise CelCompileError(f"a {item.type} is never in a {container.type}", node.pos)
     lf, rf = item.fn, container.fn
     cost = item.cost + container.cost + 1
     if kind is Kind.MAP:
-        expect_kind(item, {Kind.STRING, Kind.INT}, "a map key tested with 'in'", node.pos)
-        if item.type.known:
+        expect_kind(
+            item, {Kind.STRING, Kind.INT, Kind.BOOL}, "a map key tested with 'in'", node.pos
+        )
+        if item.type.kind is Kind.STRING:
             return Compiled(lambda a: lf(a) in rf(a), BOOL, cost)
     elif kind is Kind.LIST and container.constant:
         values: tuple[object, ...] = container.value  # type: ignore[assignment]

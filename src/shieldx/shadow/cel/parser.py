@@ -15,7 +15,6 @@ from typing import Final
 
 import lark
 from celpy.celparser import CELParser
-from celpy.evaluation import celstr
 from lark.exceptions import UnexpectedEOF, UnexpectedInput
 
 from shieldx.shadow.cel.ast import (
@@ -74,6 +73,12 @@ def _lark_parser() -> lark.Lark:
     # Built once and never mutated; our own instance so that cel-python's singleton parser
     # (whose tree class depends on the runner) is left alone.
     grammar = importlib.resources.files("celpy").joinpath("cel.lark").read_text()
+    # The spec's backtick-quoted field names (`m.`content-type``), absent from cel-python.
+    plain = 'member_dot     : member "." IDENT\n'
+    if plain not in grammar:
+        raise RuntimeError("cel-python's grammar changed: cannot add quoted field names")
+    grammar = grammar.replace(plain, 'member_dot     : member "." (IDENT | QUOTED_IDENT)\n')
+    grammar += "\nQUOTED_IDENT : /`[_a-zA-Z0-9.\\-\\/ ]+`/\n"
     return lark.Lark(
         grammar,
         parser="lalr",
@@ -176,7 +181,8 @@ class _TreeConverter:
     def _member_dot(self, tree: _Tree, depth: int) -> Expr:
         operand = self.convert(_tree(tree.children[0]), depth)
         name = _token(tree.children[1])
-        return Select(operand, str(name), pos=_position(name))
+        field = str(name)[1:-1] if name.type == "QUOTED_IDENT" else str(name)
+        return Select(operand, field, pos=_position(name))
 
     def _member_dot_arg(self, tree: _Tree, depth: int) -> Expr:
         target = self.convert(_tree(tree.children[0]), depth)
@@ -214,7 +220,9 @@ class _TreeConverter:
         return Ident(str(name), pos=_position(name))
 
     def _dot_ident(self, tree: _Tree, depth: int) -> Expr:
-        return self._ident(tree, depth)
+        # `.name` always means the root variable, even inside a macro that binds `name`.
+        name = _token(tree.children[0])
+        return Ident(str(name), root=True, pos=_position(name))
 
     def _paren_expr(self, tree: _Tree, depth: int) -> Expr:
         return self.convert(_tree(tree.children[0]), depth)
@@ -255,13 +263,55 @@ def _literal_value(token: lark.Token) -> object:
     if kind == "FLOAT_LIT":
         return float(text)
     if kind in ("STRING_LIT", "MLSTRING_LIT"):
-        return str(celstr(token))
+        return unescape_string(text, _position(token))
     if kind == "BOOL_LIT":
         return text == "true"
     if kind == "NULL_LIT":
         return None
     what = {"UINT_LIT": "unsigned integers", "BYTES_LIT": "bytes literals"}.get(kind, kind)
     raise CelCompileError(f"{what} are not supported", _position(token))
+
+
+_ESCAPE: Final = re.compile(
+    r"\\(?:([abfnrtv\\'\"`?])|[xX]([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})"
+    r"|([0-3][0-7]{2})|(.|\n|$))"
+)
+_SIMPLE_ESCAPES: Final = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
+
+
+def unescape_string(text: str, position: Position) -> str:
+    """Decode a CEL string literal token (quotes, optional r prefix) to its value.
+
+    Our own, per the CEL spec, rather than cel-python's celstr: that one dropped a real newline
+    inside triple quotes and left \\?, \\` and \\X undecoded.
+    """
+    raw = text[:1] in ("r", "R")
+    body = text[1:] if raw else text
+    quote = 3 if body[:3] in ('"""', "'''") else 1
+    body = body[quote:-quote]
+    if raw:
+        return body
+
+    def decode(match: re.Match[str]) -> str:
+        simple, hex2, hex4, hex8, octal, bad = match.groups()
+        if simple is not None:
+            return _SIMPLE_ESCAPES.get(simple, simple)
+        if bad is not None:
+            raise CelCompileError(f"invalid escape sequence \\{bad!r} in a string", position)
+        code = int(hex2 or hex4 or hex8, 16) if octal is None else int(octal, 8)
+        if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+            raise CelCompileError(f"invalid code point U+{code:04X} in a string", position)
+        return chr(code)
+
+    return _ESCAPE.sub(decode, body)
 
 
 def _tree(node: _Node) -> _Tree:

@@ -12,13 +12,14 @@ import re
 import socket
 import urllib.parse
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
-from shieldx.shadow.cel.types import CelEvalError, check_int64, overload_error
+from shieldx.shadow.cel.types import INT64_MAX, INT64_MIN, CelEvalError, check_int64, overload_error
 
 LIST_TYPES: Final = (list, tuple)
 _ORDERED: Final = frozenset({int, float, str, bool})
-_MAP_KEY_TYPES: Final = frozenset({str, int})
+_NUMBERS: Final = frozenset({int, float})
+_MAP_KEY_TYPES: Final = frozenset({str, int, bool})
 _INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 _DOUBLE_TEXT: Final = re.compile(
     r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.I
@@ -108,17 +109,19 @@ def logical_not(a: object) -> bool:
 
 
 def equals(a: object, b: object) -> bool:
-    """`a == b`: null equals only null; other values must have the same kind."""
-    if a is None or b is None:
-        return a is b
+    """`a == b`: numbers compare across int and double; values of different kinds are unequal."""
     ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is dict:
+            return _map_equals(a, b)  # type: ignore[arg-type]
+        if ta is list or ta is tuple:
+            return _sequence_equals(a, b)  # type: ignore[arg-type]
+        return a == b
+    if ta in _NUMBERS and tb in _NUMBERS:
+        return float(a) == float(b)  # type: ignore[arg-type]
     if ta in LIST_TYPES and tb in LIST_TYPES:
         return _sequence_equals(a, b)  # type: ignore[arg-type]
-    if ta is not tb:
-        raise overload_error("_==_", a, b)
-    if ta is dict:
-        return _map_equals(a, b)  # type: ignore[arg-type]
-    return a == b
+    return False
 
 
 def _sequence_equals(a: Sequence[object], b: Sequence[object]) -> bool:
@@ -130,6 +133,10 @@ def _sequence_equals(a: Sequence[object], b: Sequence[object]) -> bool:
 def _map_equals(a: dict[object, object], b: dict[object, object]) -> bool:
     if a.keys() != b.keys():
         return False
+    if not all(type(k) is str for k in a) and {(type(k), k) for k in a} != {
+        (type(k), k) for k in b
+    }:
+        return False  # {true: 1} and {1: 1}: Python's True == 1 must not make them equal
     return _all_equal((a[k], b[k]) for k in a)
 
 
@@ -147,17 +154,20 @@ def _all_equal(pairs: object) -> bool:
     return True
 
 
-def ordered(op: str, a: object, b: object) -> None:
-    """Raise unless `a op b` is an ordering of two ints, doubles, strings or bools."""
+def ordered(op: str, a: object, b: object) -> tuple[Any, Any]:
+    """The operands of `a op b` made comparable (int and double meet as doubles), or raise."""
     ta = type(a)
-    if ta is not type(b) or ta not in _ORDERED:
-        raise overload_error(op, a, b)
+    if ta is type(b) and ta in _ORDERED:
+        return a, b
+    if ta in _NUMBERS and type(b) in _NUMBERS:
+        return float(a), float(b)  # type: ignore[arg-type]
+    raise overload_error(op, a, b)
 
 
 def contained_in(item: object, container: object) -> bool:
     """`item in container`: list membership by CEL equality, or map key presence."""
     if type(container) is dict:
-        return map_key(item, "_in_") in container
+        return has_key(container, map_key(item, "_in_"))
     if type(container) in LIST_TYPES:
         error: CelEvalError | None = None
         for element in container:  # type: ignore[attr-defined]
@@ -172,8 +182,18 @@ def contained_in(item: object, container: object) -> bool:
     raise overload_error("_in_", item, container)
 
 
+def has_key(container: dict[object, object], key: object) -> bool:
+    """Whether a map holds exactly this key: an int key never finds a bool one, nor the reverse."""
+    if key not in container:
+        return False
+    if type(key) is str:
+        return True
+    # Python's True == 1 (and hash(True) == hash(1)): confirm the stored key's type.
+    return any(k == key and type(k) is type(key) for k in container)
+
+
 def map_key(key: object, op: str) -> object:
-    """Return key when it may index a map (a string or an int), else raise."""
+    """Return key when it may index a map (a string, an int or a bool), else raise."""
     if type(key) not in _MAP_KEY_TYPES:
         raise overload_error(op, key)
     return key
@@ -182,11 +202,17 @@ def map_key(key: object, op: str) -> object:
 def index(container: object, key: object) -> object:
     """`container[key]` on a map (missing key is an error) or a list (bounds checked)."""
     if type(container) is dict:
-        try:
-            return container[map_key(key, "_[_]")]
-        except KeyError:
-            raise CelEvalError(f"no such key: {key!r}") from None
+        if type(key) is str:
+            try:
+                return container[key]
+            except KeyError:
+                raise CelEvalError(f"no such key: {key!r}") from None
+        if has_key(container, map_key(key, "_[_]")):
+            return container[key]
+        raise CelEvalError(f"no such key: {key!r}")
     if type(container) in LIST_TYPES:
+        if type(key) is float and key.is_integer():
+            key = int(key)  # a dyn index may be a whole double (the spec's numeric index)
         if type(key) is not int:
             raise overload_error("_[_]", container, key)
         if 0 <= key < len(container):  # type: ignore[arg-type]
@@ -250,7 +276,10 @@ def to_int(value: object) -> int:
     if type(value) is float:
         if not math.isfinite(value):
             raise CelEvalError("cannot convert a non-finite double to int")
-        return check_int64(math.trunc(value))
+        # The spec's range is open at both ends: -2**63 as a double is already out of range.
+        if not float(INT64_MIN) < value < float(INT64_MAX):
+            raise CelEvalError("integer overflow")
+        return math.trunc(value)
     if type(value) is str and _INT_TEXT.fullmatch(value):
         return check_int64(int(value))
     raise CelEvalError(f"cannot convert {value!r} to int")
@@ -265,6 +294,21 @@ def to_double(value: object) -> float:
     if type(value) is str and _DOUBLE_TEXT.fullmatch(value):
         return float(value)
     raise CelEvalError(f"cannot convert {value!r} to double")
+
+
+_BOOL_TEXT: Final = {
+    **dict.fromkeys(("1", "t", "true", "TRUE", "True"), True),
+    **dict.fromkeys(("0", "f", "false", "FALSE", "False"), False),
+}
+
+
+def to_bool(value: object) -> bool:
+    """CEL bool(): from bool or one of the spec's spellings (1, t, true, TRUE, True, 0, f, ...)."""
+    if value is True or value is False:
+        return value
+    if type(value) is str and value in _BOOL_TEXT:
+        return _BOOL_TEXT[value]
+    raise CelEvalError(f"cannot convert {value!r} to bool")
 
 
 def to_string(value: object) -> str:
