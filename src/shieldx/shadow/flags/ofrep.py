@@ -45,6 +45,84 @@ REQUEST_SCHEMA: Final[dict[str, Any]] = {
     "additionalProperties": False,
 }
 
+_SUCCESS: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["key", "value", "reason", "variant", "metadata"],
+    "properties": {
+        "key": {"type": "string"},
+        "value": {"description": "The variant's value: boolean, string, number or object"},
+        "reason": {"type": "string", "enum": [r.value for r in Reason if r is not Reason.ERROR]},
+        "variant": {"type": "string"},
+        "metadata": {
+            "type": "object",
+            "additionalProperties": {"type": ["boolean", "string", "number"]},
+        },
+    },
+}
+_FAILURE: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["key", "errorCode", "errorDetails"],
+    "properties": {
+        "key": {"type": "string"},
+        "errorCode": {
+            "type": "string",
+            "enum": [
+                PARSE_ERROR,
+                INVALID_CONTEXT,
+                "TARGETING_KEY_MISSING",
+                GENERAL,
+                FLAG_NOT_FOUND,
+            ],
+        },
+        "errorDetails": {"type": "string"},
+    },
+}
+_BULK_FAILURE: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["errorCode", "errorDetails"],
+    "properties": {
+        "errorCode": {"type": "string", "enum": [PARSE_ERROR, INVALID_CONTEXT]},
+        "errorDetails": {"type": "string"},
+    },
+}
+_PROBLEM = "application/problem+json"
+# A request the platform refuses before OFREP reads it (e.g. a control character in ?tenant=).
+_PLAIN_PROBLEM: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "detail": {"type": "string"}},
+}
+# The answers as OpenAPI shows them (failures are problem documents with OFREP's fields).
+SINGLE_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {"application/json": {"schema": _SUCCESS}}},
+    400: {
+        "description": "PARSE_ERROR, INVALID_CONTEXT, TARGETING_KEY_MISSING or GENERAL",
+        "content": {_PROBLEM: {"schema": {"anyOf": [_FAILURE, _PLAIN_PROBLEM]}}},
+    },
+    404: {"description": "FLAG_NOT_FOUND", "content": {_PROBLEM: {"schema": _FAILURE}}},
+}
+BULK_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "description": "Every flag of the tenant, by key; the ETag header names the answer",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["flags"],
+                    "properties": {
+                        "flags": {"type": "array", "items": {"anyOf": [_SUCCESS, _FAILURE]}}
+                    },
+                }
+            }
+        },
+    },
+    304: {"description": "The answer has not changed since the ETag in If-None-Match"},
+    400: {
+        "description": "PARSE_ERROR or INVALID_CONTEXT",
+        "content": {_PROBLEM: {"schema": {"anyOf": [_BULK_FAILURE, _PLAIN_PROBLEM]}}},
+    },
+}
+
 
 class OfrepError(Exception):
     """A request OFREP refuses: its status, OpenFeature error code and a readable detail."""

@@ -56,6 +56,7 @@ async def _context(request: Request, key: str | None = None) -> dict[str, object
     "/evaluate/flags/{key}",
     summary="OFREP: evaluate one flag for a context",
     openapi_extra=_BODY,
+    responses=ofrep.SINGLE_RESPONSES,
 )
 @reads
 async def evaluate_flag(
@@ -78,7 +79,7 @@ async def evaluate_flag(
     "/evaluate/flags",
     summary="OFREP: evaluate every flag of the tenant for a context (ETag, If-None-Match)",
     openapi_extra=_BODY,
-    responses={304: {"description": "The answer has not changed since the ETag given"}},
+    responses=ofrep.BULK_RESPONSES,
 )
 @reads
 async def evaluate_flags(
