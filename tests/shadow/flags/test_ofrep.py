@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 from openfeature import api
 from openfeature.client import OpenFeatureClient
 from openfeature.contrib.provider.ofrep import OFREPProvider
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import Reason
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from shieldx.platform.roles import Role
 from shieldx.shadow.flags.domain import bucket
@@ -249,3 +254,52 @@ def test_bulk_evaluation_with_etag_and_304(flagged: Shadow) -> None:
     assert invalid.status_code == 400
     assert invalid.json()["errorCode"] == "INVALID_CONTEXT" and "key" not in invalid.json()
     assert post(flagged, "", who="globex", json=context).json() == {"flags": []}
+
+
+def _spec() -> dict[str, Any]:
+    text = (Path(__file__).with_name("ofrep-openapi.yaml")).read_text()
+    # The spec's value types overlap (codeDefaultFlag matches any object, integerFlag is a
+    # floatFlag too), so its oneOf cannot hold for any answer: it is read as anyOf.
+    spec: dict[str, Any] = yaml.safe_load(text.replace("oneOf:", "anyOf:"))
+    return spec
+
+
+def spec_errors(schema: str, doc: Any) -> list[str]:
+    """How DOC departs from a schema of the official OFREP OpenAPI document."""
+    resource = Resource.from_contents(_spec(), default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource("urn:ofrep", resource)
+    validator = Draft202012Validator(
+        {"$ref": f"urn:ofrep#/components/schemas/{schema}"}, registry=registry
+    )
+    return sorted(error.message for error in validator.iter_errors(doc))
+
+
+DEFAULT_OFF_ENUM = (
+    "'DEFAULT' is not one of ['STATIC', 'TARGETING_MATCH', 'SPLIT', 'DISABLED', 'UNKNOWN']"
+)
+
+
+def test_answers_fit_the_official_ofrep_schemas(flagged: Shadow) -> None:
+    contexts = [{"targetingKey": "user-1", "plan": "pro", "country": "CA"}, {}, {"country": "FR"}]
+    seen_reasons = set()
+    whole_bulk_checked = False
+    for context in contexts:
+        for doc in post(flagged, "", json={"context": context}).json()["flags"]:
+            if "errorCode" in doc:
+                assert spec_errors("evaluationFailure", doc) == [], doc
+                continue
+            seen_reasons.add(doc["reason"])
+            # DEFAULT is OpenFeature's reason; the OFREP schema's enum leaves it out.
+            expected = [DEFAULT_OFF_ENUM] if doc["reason"] == "DEFAULT" else []
+            assert spec_errors("evaluationSuccess", doc) == expected, doc
+        bulk = post(flagged, "", json={"context": context}).json()
+        if all(doc.get("reason") != "DEFAULT" for doc in bulk["flags"]):
+            assert spec_errors("bulkEvaluationSuccess", bulk) == []
+            whole_bulk_checked = True
+    assert {"STATIC", "TARGETING_MATCH", "DEFAULT"} <= seen_reasons and whole_bulk_checked
+    single = post(flagged, "/banner", json={"context": {"targetingKey": "u"}}).json()
+    assert spec_errors("serverEvaluationSuccess", single) == []
+    missing = post(flagged, "/nope", json={"context": {}}).json()
+    assert spec_errors("flagNotFound", missing) == []
+    invalid = post(flagged, "", json={"context": []}).json()
+    assert spec_errors("bulkEvaluationFailure", invalid) == []
