@@ -33,7 +33,7 @@ READS = {
     "credits": {("POST", "/credits/audit/verify")},
     "camouflage": {("POST", "/v1/camouflage/template/{name}")},
     "locator": {("POST", "/introspect")},
-    "shadow": set(),
+    "shadow": {("POST", "/ofrep/v1/evaluate/flags"), ("POST", "/ofrep/v1/evaluate/flags/{key}")},
 }
 SETTINGS = {
     "camouflage": {

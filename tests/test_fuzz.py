@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis.config import SchemathesisConfig
+from schemathesis.config import OperationConfig, OperationsConfig, SchemathesisConfig
 from schemathesis.engine import Status, events
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
@@ -128,6 +128,16 @@ def run_schemathesis(
     project.phases.update(phases=PHASES)
     project.checks.update(included_check_names=["all"])
     project.checks.positive_data_acceptance.expected_statuses = POSITIVE_DATA_STATUSES
+    # OFREP refuses a context the domain cannot take (too deep, a control character) with
+    # the protocol's 400 INVALID_CONTEXT, where every other route answers 422.
+    ofrep = {"expected-statuses": [*POSITIVE_DATA_STATUSES, "400"]}
+    project.operations = OperationsConfig(
+        operations=[
+            OperationConfig.from_dict(
+                {"include-path-regex": "^/ofrep/", "checks": {"positive_data_acceptance": ofrep}}
+            )
+        ]
+    )
     project.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, database="none")
     schema = schemathesis.openapi.from_url(url + "/openapi.json", config=config, headers=auth)
     failures: list[str] = []

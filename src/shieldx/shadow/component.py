@@ -8,6 +8,7 @@ from shieldx.platform.app import Component
 from shieldx.platform.context import PlatformContext
 from shieldx.shadow.experiments import api as experiments_api
 from shieldx.shadow.flags import api as flags_api
+from shieldx.shadow.flags import ofrep_api
 from shieldx.shadow.flags.service import FlagService
 from shieldx.shadow.metrics import ShadowMetrics
 from shieldx.shadow.rollouts import api as rollouts_api
@@ -48,6 +49,7 @@ def build_component(
             experiments_api.router,
             rollouts_api.router,
             flags_api.router,
+            ofrep_api.router,
         ],
         on_startup=[start],
         on_shutdown=[service.stop],

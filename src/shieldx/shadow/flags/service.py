@@ -129,6 +129,25 @@ class FlagService:
             )
         return resolution_doc(key, found[1].evaluate(context))
 
+    def resolve(
+        self, tenant: str, key: str, context: Mapping[str, object]
+    ) -> tuple[Resolution, int] | None:
+        """A flag's resolution and the revision that gave it (None when there is no such flag)."""
+        found = self._flags.get((tenant, key))
+        if found is None:
+            return None
+        return found[1].evaluate(context), found[0]
+
+    def resolve_all(
+        self, tenant: str, context: Mapping[str, object]
+    ) -> list[tuple[str, Resolution, int]]:
+        """Every flag of a tenant resolved for one context: (key, resolution, revision)."""
+        return [
+            (key, flag.evaluate(context), revision)
+            for (owner, key), (revision, flag, _) in self._flags.items()
+            if owner == tenant
+        ]
+
     def for_tenant(self, tenant: str) -> list[dict[str, Any]]:
         """A tenant's flags from the in-memory copy, by key."""
         rows = [entry[2] for (t, _), entry in self._flags.items() if t == tenant]
