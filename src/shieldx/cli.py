@@ -95,13 +95,24 @@ def _start(settings: Settings, services: list[str]) -> None:
     from shieldx.platform.app import create_app
     from shieldx.platform.bootstrap import BootstrapError, prepare
     from shieldx.platform.logging import configure_logging
-    from shieldx.platform.server import ConnectionGuard, Listener, ServeError, run, serve
+    from shieldx.platform.server import (
+        ConnectionGuard,
+        Listener,
+        ServeError,
+        run,
+        serve,
+        tls_context,
+    )
     from shieldx.services import SERVICES
 
     # On a terminal the banner is what a person reads; the log goes to a file beside the data.
     # Elsewhere (a service manager, a container, CI) it stays on stderr, as they expect.
     log_file = settings.data_dir / LOG_FILE_NAME if sys.stderr.isatty() else None
     configure_logging(settings.logging, log_file)
+    try:
+        tls = tls_context(settings.server.tls)
+    except ServeError as exc:
+        fail(str(exc))
     try:
         prepared = prepare(settings, os.environ)
     except BootstrapError as exc:
@@ -123,6 +134,7 @@ def _start(settings: Settings, services: list[str]) -> None:
                 keepalive_timeout=settings.server.keepalive_timeout.total_seconds(),
                 guard=ConnectionGuard.from_settings(settings.server),
                 on_ready=lambda bound: _banner(settings, prepared, bound, log_file),
+                tls=tls,
             )
         )
     except ServeError as exc:
@@ -162,6 +174,14 @@ def up(
     shadow_port: PortOpt = None,
     camouflage_port: PortOpt = None,
     locator_port: PortOpt = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve HTTPS; without server.tls.certfile, with a self-signed development "
+            "certificate made in DATA_DIR/tls on first start.",
+        ),
+    ] = False,
 ) -> None:
     """Run all four services in one process (one event loop, one listener each)."""
     ports = {
@@ -171,6 +191,13 @@ def up(
         "locator": locator_port,
     }
     settings = settings_from(config, data_dir, _server_overrides(host, ports))
+    if tls and not settings.server.tls.enabled:
+        from shieldx.platform.tls import development_certificate
+
+        cert, key = development_certificate(settings.data_dir / "tls", settings.server.host)
+        extra = _server_overrides(host, ports)
+        extra.setdefault("server", {})["tls"] = {"certfile": str(cert), "keyfile": str(key)}
+        settings = settings_from(config, data_dir, extra)
     _warn_ineffective(config)
     _start(settings, list(SERVICE_NAMES))
 
