@@ -188,3 +188,22 @@ def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "is not a SQLite backup" in refused.stderr
     missing = _shieldx(data_dir, url, "db", "restore", "--yes", str(tmp_path / "none"))
     assert missing.returncode == 1 and "no backup file at" in missing.stderr
+
+
+def test_start_with_auto_migrate_backs_up_before_pending_migrations(tmp_path: Path) -> None:
+    from shieldx.platform.bootstrap import prepare
+
+    settings = settings_for_test(tmp_path / "data")
+    ctx = build_context(settings)
+    migrations.upgrade(ctx.db)
+    migrations.downgrade(ctx.db, "platform_0001")
+    ctx.close()
+    prepared = prepare(settings, {})
+    try:
+        assert migrations.is_current(prepared.ctx.db)
+    finally:
+        prepared.ctx.close()
+    made = list((tmp_path / "data" / "backups").iterdir())
+    assert len(made) == 1 and "platform_0001" in made[0].name
+    prepare(settings, {}).ctx.close()  # current now: no second backup
+    assert len(list((tmp_path / "data" / "backups").iterdir())) == 1
