@@ -299,7 +299,9 @@ def db_downgrade(
 def db_backup(
     output: Annotated[
         Path | None,
-        typer.Option(help="Where to write it (default DATA_DIR/backups/<time>-<revision>)."),
+        typer.Option(
+            help="Where to write it (default: a file in DATA_DIR/backups named by time and revision)."
+        ),
     ] = None,
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
