@@ -114,7 +114,9 @@ def test_db_commands_on_both_backends(
     assert up.returncode == 0, up.stderr
     current = shieldx("db", "current", data_dir=tmp_path, env=env)
     assert "platform_0002 (head)" in current.stdout
-    down = shieldx("db", "downgrade", "base", data_dir=tmp_path, env=env)
+    refused = shieldx("db", "downgrade", "base", data_dir=tmp_path, env=env)
+    assert refused.returncode == 1 and "api_keys" in refused.stderr  # drops tables: --yes
+    down = shieldx("db", "downgrade", "base", "--yes", data_dir=tmp_path, env=env)
     assert down.returncode == 0, down.stderr
     assert (
         "base (no migrations applied)"

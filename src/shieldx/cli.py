@@ -95,13 +95,24 @@ def _start(settings: Settings, services: list[str]) -> None:
     from shieldx.platform.app import create_app
     from shieldx.platform.bootstrap import BootstrapError, prepare
     from shieldx.platform.logging import configure_logging
-    from shieldx.platform.server import ConnectionGuard, Listener, ServeError, run, serve
+    from shieldx.platform.server import (
+        ConnectionGuard,
+        Listener,
+        ServeError,
+        run,
+        serve,
+        tls_context,
+    )
     from shieldx.services import SERVICES
 
     # On a terminal the banner is what a person reads; the log goes to a file beside the data.
     # Elsewhere (a service manager, a container, CI) it stays on stderr, as they expect.
     log_file = settings.data_dir / LOG_FILE_NAME if sys.stderr.isatty() else None
     configure_logging(settings.logging, log_file)
+    try:
+        tls = tls_context(settings.server.tls)
+    except ServeError as exc:
+        fail(str(exc))
     try:
         prepared = prepare(settings, os.environ)
     except BootstrapError as exc:
@@ -123,6 +134,7 @@ def _start(settings: Settings, services: list[str]) -> None:
                 keepalive_timeout=settings.server.keepalive_timeout.total_seconds(),
                 guard=ConnectionGuard.from_settings(settings.server),
                 on_ready=lambda bound: _banner(settings, prepared, bound, log_file),
+                tls=tls,
             )
         )
     except ServeError as exc:
@@ -162,6 +174,14 @@ def up(
     shadow_port: PortOpt = None,
     camouflage_port: PortOpt = None,
     locator_port: PortOpt = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve HTTPS; without server.tls.certfile, with a self-signed development "
+            "certificate made in DATA_DIR/tls on first start.",
+        ),
+    ] = False,
 ) -> None:
     """Run all four services in one process (one event loop, one listener each)."""
     ports = {
@@ -171,6 +191,13 @@ def up(
         "locator": locator_port,
     }
     settings = settings_from(config, data_dir, _server_overrides(host, ports))
+    if tls and not settings.server.tls.enabled:
+        from shieldx.platform.tls import development_certificate
+
+        cert, key = development_certificate(settings.data_dir / "tls", settings.server.host)
+        extra = _server_overrides(host, ports)
+        extra.setdefault("server", {})["tls"] = {"certfile": str(cert), "keyfile": str(key)}
+        settings = settings_from(config, data_dir, extra)
     _warn_ineffective(config)
     _start(settings, list(SERVICE_NAMES))
 
@@ -198,25 +225,42 @@ def version() -> None:
 
 
 def _database(config: Path | None, data_dir: Path | None) -> Database:
+    return _settings_and_database(config, data_dir)[1]
+
+
+def _settings_and_database(config: Path | None, data_dir: Path | None) -> tuple[Settings, Database]:
     from shieldx.platform.db import create_database
     from shieldx.platform.logging import configure_logging
 
     settings = settings_from(config, data_dir)
     configure_logging(settings.logging)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return create_database(settings)
+    return settings, create_database(settings)
+
+
+YesOpt = Annotated[bool, typer.Option("--yes", help="Confirm; nothing is asked interactively.")]
 
 
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
+    no_backup: Annotated[
+        bool, typer.Option("--no-backup", help="Skip the backup taken before migrating.")
+    ] = False,
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Apply migrations (every branch to its head by default)."""
-    from shieldx.platform import migrations
+    """Apply migrations (every branch to its head by default), after a backup when some are
+    pending on a database that holds data."""
+    from shieldx.platform import backups, migrations
 
-    db = _database(config, data_dir)
+    settings, db = _settings_and_database(config, data_dir)
+    if not no_backup and backups.needs_backup(db):
+        try:
+            path = backups.backup(db, backups.default_path(db, settings.data_dir))
+        except backups.BackupError as exc:
+            fail(f"backup before migrating failed, nothing migrated: {exc} (or --no-backup)")
+        out.print(f"backup: {path}")
     migrations.upgrade(db, revision)
     out.print(f"database at: {', '.join(sorted(migrations.current(db))) or 'base'}")
 
@@ -224,15 +268,84 @@ def db_upgrade(
 @db_app.command("downgrade")
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, or 'base'.")],
+    yes: YesOpt = False,
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Revert migrations down to REVISION."""
-    from shieldx.platform import migrations
+    """Revert migrations down to REVISION; one that drops tables needs --yes (and backs up)."""
+    from shieldx.platform import backups, migrations
 
-    db = _database(config, data_dir)
+    settings, db = _settings_and_database(config, data_dir)
+    dropped = backups.dropped_by_downgrade(db, revision)
+    if dropped and not yes:
+        listed = ", ".join(
+            f"{name} ({rows} rows)" if rows else name for name, rows in dropped.items()
+        )
+        fail(
+            f"downgrading to {revision} drops {len(dropped)} table(s) and their data: {listed}. "
+            "Run again with --yes to do it (a backup is taken first)."
+        )
+    if dropped:
+        try:
+            path = backups.backup(db, backups.default_path(db, settings.data_dir))
+        except backups.BackupError as exc:
+            fail(f"backup before downgrading failed, nothing changed: {exc}")
+        out.print(f"backup: {path}")
     migrations.downgrade(db, revision)
     out.print(f"database at: {', '.join(sorted(migrations.current(db))) or 'base'}")
+
+
+@db_app.command("backup")
+def db_backup(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write it (default: a file in DATA_DIR/backups named by time and revision)."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write a consistent copy of the database (SQLite online backup; PostgreSQL pg_dump -Fc)."""
+    from shieldx.platform import backups
+
+    settings, db = _settings_and_database(config, data_dir)
+    try:
+        path = backups.backup(db, output or backups.default_path(db, settings.data_dir))
+    except backups.BackupError as exc:
+        fail(str(exc))
+    out.print(f"backup: {path}")
+
+
+@db_app.command("restore")
+def db_restore(
+    path: Annotated[Path, typer.Argument(help="A file made by 'shieldx db backup'.")],
+    yes: YesOpt = False,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Replace the whole database with a backup (stop the platform first)."""
+    from shieldx.platform import backups
+
+    settings, db = _settings_and_database(config, data_dir)
+    where = (
+        settings.database_url.removeprefix("sqlite:///")
+        if db.backend == "sqlite"
+        else f"PostgreSQL database {db.engine.url.database!r}"
+    )
+    if not path.is_file():
+        fail(f"no backup file at {path}")
+    if not yes:
+        held = backups.tables(db)
+        fail(
+            f"restoring {path} replaces everything in {where} ({len(held)} tables now), "
+            "API keys included. Stop the platform, then run again with --yes."
+        )
+    try:
+        backups.restore(db, path)
+    except backups.BackupError as exc:
+        fail(str(exc))
+    out.print(f"restored {path} into {where}")
 
 
 @db_app.command("current")

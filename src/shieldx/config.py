@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import PydanticBaseSettingsSource
 
@@ -58,6 +65,29 @@ class CorsSettings(Section):
     max_age: int = Field(600, ge=0, le=86_400)
 
 
+class TlsSettings(Section):
+    """TLS on every service listener: on when a certificate and its key are set."""
+
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    min_version: Literal["1.2", "1.3"] = "1.3"
+    # A CA bundle (PEM): when set, every client must present a certificate it issued (mTLS).
+    client_ca: Path | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> TlsSettings:
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("server.tls.certfile and server.tls.keyfile must be set together")
+        if self.client_ca is not None and self.certfile is None:
+            raise ValueError("server.tls.client_ca needs server.tls.certfile and keyfile")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the listeners speak TLS."""
+        return self.certfile is not None
+
+
 class ServerSettings(Section):
     """HTTP listeners and the limits every service applies."""
 
@@ -80,6 +110,7 @@ class ServerSettings(Section):
     anonymous_max_addresses: int = Field(100_000, ge=1, le=10_000_000)
     hsts: bool = False
     cors: CorsSettings = CorsSettings()
+    tls: TlsSettings = TlsSettings()
 
 
 class DatabaseSettings(Section):

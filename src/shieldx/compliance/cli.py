@@ -49,7 +49,7 @@ def _base(url: str | None, config: Path | None) -> str:
     from shieldx.compliance.targets import listener_url
 
     settings = settings_from(config)
-    return listener_url(settings.server.host, settings.credits.port)
+    return listener_url(settings.server.host, settings.credits.port, settings.server.tls.enabled)
 
 
 def _call(method: str, url: str, key: str, *, timeout: float = 300, **kwargs: Any) -> Any:

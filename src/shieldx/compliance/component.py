@@ -25,6 +25,7 @@ from shieldx.config import Settings
 from shieldx.platform.app import Component
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.honeytokens import USED_TOPIC
+from shieldx.platform.tls import client_context
 
 
 def targets(settings: Settings) -> dict[str, str]:
@@ -36,7 +37,10 @@ def targets(settings: Settings) -> dict[str, str]:
         port = getattr(getattr(settings, name), "port", None)
         if isinstance(port, int) and not isinstance(port, bool):
             ports[name] = port
-    return {name: listener_url(settings.server.host, port) for name, port in ports.items() if port}
+    tls = settings.server.tls.enabled
+    return {
+        name: listener_url(settings.server.host, port, tls) for name, port in ports.items() if port
+    }
 
 
 def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
@@ -47,7 +51,8 @@ def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
         extra_dir=settings.compliance.frameworks_dir,
         known_checks=CHECKS,
     )
-    http = httpx.AsyncClient(timeout=10.0)
+    # Probes of the platform's own listeners trust their certificate, self-signed ones too.
+    http = httpx.AsyncClient(timeout=10.0, verify=client_context(settings.server.tls))
     alerts = AlertService(store=AlertStore(ctx.db), settings=settings.compliance, http=http)
     service = AssessmentService(
         settings=settings,

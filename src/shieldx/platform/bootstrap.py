@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shieldx.config import Settings
-from shieldx.platform import migrations
+from shieldx.platform import backups, migrations
 from shieldx.platform.auth import MIN_BOOTSTRAP_KEY_LENGTH
 from shieldx.platform.context import PlatformContext, build_context
 from shieldx.platform.roles import Role
@@ -31,6 +31,15 @@ def prepare(settings: Settings, environ: Mapping[str, str]) -> Prepared:
     """Open the database, migrate it when allowed, and create the first admin key if none exists."""
     ctx = build_context(settings)
     if settings.database.auto_migrate:
+        if backups.needs_backup(ctx.db):  # as `shieldx db upgrade` does
+            try:
+                backups.backup(ctx.db, backups.default_path(ctx.db, settings.data_dir))
+            except backups.BackupError as exc:
+                ctx.close()
+                raise BootstrapError(
+                    f"backup before migrating failed, nothing migrated: {exc} "
+                    "(or run 'shieldx db upgrade --no-backup')"
+                ) from exc
         migrations.upgrade(ctx.db)
     elif not migrations.is_current(ctx.db):
         ctx.close()

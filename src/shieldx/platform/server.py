@@ -8,6 +8,7 @@ import errno
 import gc
 import signal
 import socket
+import ssl
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +22,7 @@ from shieldx.platform.app import platform_state
 from shieldx.platform.errors import PROBLEM_CONTENT_TYPE, problem_body
 
 if TYPE_CHECKING:
-    from shieldx.config import ServerSettings
+    from shieldx.config import ServerSettings, TlsSettings
 
 log = structlog.get_logger("shieldx.server")
 _T = TypeVar("_T")
@@ -39,12 +40,37 @@ class Listener:
     app: ASGIApp
     host: str
     port: int
+    tls: bool = False
 
     @property
     def url(self) -> str:
         """The base URL clients use."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+
+_TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def tls_context(tls: TlsSettings) -> ssl.SSLContext | None:
+    """The server-side SSLContext server.tls describes, or None when TLS is off."""
+    if tls.certfile is None or tls.keyfile is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = _TLS_VERSIONS[tls.min_version]
+    try:
+        context.load_cert_chain(tls.certfile, tls.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServeError(
+            f"server.tls: cannot load certificate {tls.certfile} with key {tls.keyfile}: {exc}"
+        ) from exc
+    if tls.client_ca is not None:
+        try:
+            context.load_verify_locations(cafile=tls.client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ServeError(f"server.tls.client_ca: cannot load {tls.client_ca}: {exc}") from exc
+        context.verify_mode = ssl.CERT_REQUIRED  # no certificate from that CA, no handshake
+    return context
 
 
 @dataclass
@@ -190,8 +216,18 @@ def uvicorn_config(
     shutdown_timeout: float = 15.0,
     keepalive_timeout: float = 5.0,
     guard: ConnectionGuard | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> uvicorn.Config:
     """The uvicorn settings every listener uses (tests' live servers too)."""
+    factory: Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext] | None = None
+    if tls is not None:
+        # uvicorn's own ssl_* options cannot set a minimum protocol version; its context
+        # factory hands our ready SSLContext (minimum version, client CA) to every listener.
+        def factory(
+            _config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]
+        ) -> ssl.SSLContext:
+            return tls
+
     return uvicorn.Config(
         app,
         lifespan="on",
@@ -203,6 +239,7 @@ def uvicorn_config(
         proxy_headers=False,  # no trusted proxies unless configured
         timeout_keep_alive=int(keepalive_timeout),
         timeout_graceful_shutdown=int(shutdown_timeout),
+        ssl_context_factory=factory,
     )
 
 
@@ -229,8 +266,12 @@ async def serve(
     keepalive_timeout: float,
     guard: ConnectionGuard | None = None,
     on_ready: Callable[[list[Listener]], None] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Serve every listener until SIGINT/SIGTERM, then drain in-flight requests and return."""
+    """Serve every listener until SIGINT/SIGTERM, then drain in-flight requests and return.
+
+    With TLS every listener of the process speaks it (the decoys have listeners of their own).
+    """
     sockets = []
     try:
         for item in listeners:
@@ -240,7 +281,7 @@ async def serve(
             sock.close()
         raise
     bound = [
-        Listener(item.service, item.app, item.host, sock.getsockname()[1])
+        Listener(item.service, item.app, item.host, sock.getsockname()[1], tls is not None)
         for item, sock in zip(listeners, sockets, strict=True)
     ]
     shared = guard or ConnectionGuard()  # one cap for every listener of the process
@@ -251,6 +292,7 @@ async def serve(
                 shutdown_timeout=shutdown_timeout,
                 keepalive_timeout=keepalive_timeout,
                 guard=shared,
+                tls=tls,
             )
         )
         for item in bound

@@ -4,6 +4,7 @@ encryption key age."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -47,6 +48,9 @@ async def listeners_tls(ctx: CheckContext, params: Mapping[str, Any]) -> Outcome
         obj = writer.get_extra_info("ssl_object")
         seen[service] = f"negotiated {obj.version() if obj is not None else 'unknown'}"
         writer.close()
+        # Without waiting, the socket outlives its loop when the caller's loop ends next.
+        with contextlib.suppress(OSError, TimeoutError):
+            await asyncio.wait_for(writer.wait_closed(), 5)
     plain = sorted(name for name, what in seen.items() if not what.startswith("negotiated"))
     evidence = {"minimum": minimum, "listeners": seen}
     if not seen:
