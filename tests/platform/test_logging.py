@@ -78,3 +78,28 @@ def test_access_log_is_json_with_request_context(
     assert refused["level"] == "warning" and "not valid" in refused["problem"]
     raw = captured_stderr.getvalue().decode()
     assert key not in raw and API_KEY not in raw
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_logged_exception_never_shows_local_variables(
+    monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """Tracebacks are plain: a frame's locals (a key, a token) never reach the log."""
+    buffer = io.BytesIO()
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(buffer, write_through=True))
+    configure_logging(LoggingSettings(level="info", format=fmt))
+    try:
+
+        def fail() -> None:
+            signing_material = "local-value-that-must-not-be-logged"
+            raise RuntimeError(f"failed after {len(signing_material)} characters")
+
+        try:
+            fail()
+        except RuntimeError:
+            structlog.get_logger("test").exception("boom")
+    finally:
+        structlog.reset_defaults()
+    text = buffer.getvalue().decode()
+    assert "RuntimeError: failed after 35 characters" in text
+    assert "local-value-that-must-not-be-logged" not in text

@@ -92,7 +92,7 @@ def configure_logging(settings: LoggingSettings, log_file: Path | None = None) -
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(serializer=_dump_bytes)
             if json_output
-            else structlog.dev.ConsoleRenderer(colors=False),
+            else _console(),
         ],
         # Bytes straight to stderr: the access log is on the hot path, so no stdlib detour.
         logger_factory=structlog.BytesLoggerFactory(binary)
@@ -109,7 +109,7 @@ def configure_logging(settings: LoggingSettings, log_file: Path | None = None) -
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.JSONRenderer(serializer=_dump_str)
             if json_output
-            else structlog.dev.ConsoleRenderer(colors=False),
+            else _console(),
         ],
     )
     handler = logging.StreamHandler(text)
@@ -132,3 +132,16 @@ def _dump_bytes(obj: Any, **_: Any) -> bytes:
 
 def _dump_str(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
+
+
+def _console() -> structlog.dev.ConsoleRenderer:
+    """The human-readable renderer, with plain tracebacks.
+
+    structlog's default with rich installed prints every frame's local variables: that can
+    put a secret (a key, a token, a decrypted value) into the log, and rendering large
+    objects took seconds per error under load.
+    """
+    return structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.plain_traceback
+    )
+
