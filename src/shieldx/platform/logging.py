@@ -107,9 +107,7 @@ def configure_logging(settings: LoggingSettings, log_file: Path | None = None) -
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.JSONRenderer(serializer=_dump_str)
-            if json_output
-            else _console(),
+            structlog.processors.JSONRenderer(serializer=_dump_str) if json_output else _console(),
         ],
     )
     handler = logging.StreamHandler(text)
@@ -144,4 +142,3 @@ def _console() -> structlog.dev.ConsoleRenderer:
     return structlog.dev.ConsoleRenderer(
         colors=False, exception_formatter=structlog.dev.plain_traceback
     )
-
