@@ -86,6 +86,9 @@ BACKGROUND_TABLES = frozenset(
         "credit_usage",
         "ab_test_results",
         "ab_test_variants",
+        # A deployment stage's counts of earlier accepted traffic, flushed when a request
+        # ends an A/B test (the flush runs before the refusal is known).
+        "deployment_stages",
     }
 )
 # Background work slowed to a crawl so that a change in the database during a request can
