@@ -66,18 +66,24 @@ def test_a_card_number_stored_in_clear_fails_pci_3_4_until_removed(platform: Run
     found = check(result, "no_clear_card_numbers")["data"]["found"]
     masked = "411111******1111"
     assert {"table": "credit_payments", "column": "reference", "pan": masked} in found
-    # A real finding: the ledger keeps idempotent answers (which echo the payment reference)
-    # in its command log in clear.
-    assert {"table": "command_log", "column": "response", "pan": masked} in found
+    # The command log seals the purchase's answer (which echoes the reference): not a finding.
+    assert not [f for f in found if f["table"] == "command_log"]
     assert PAN.replace(" ", "") not in str(result)  # evidence shows the number masked only
     # The sealed details (card token) open with the keyring.
     assert check(result, "payments_sealed")["status"] == "compliant"
     with platform.ctx.db.write() as conn:
         conn.execute(sa.text("UPDATE credit_payments SET reference = 'order redacted'"))
-        conn.execute(
-            sa.text("UPDATE command_log SET response = replace(response, :pan, 'redacted')"),
-            {"pan": PAN},
-        )
+    # The scan covers every table: a card number planted alone in one no service writes fails.
+    with platform.ctx.db.write() as conn:
+        conn.execute(sa.text("CREATE TABLE planted_notes (note TEXT)"))
+        conn.execute(sa.text("INSERT INTO planted_notes (note) VALUES (:n)"), {"n": f"pan {PAN}"})
+    planted = platform.assess()
+    assert control(planted, "PCI_DSS", "3.4")["status"] == "non_compliant"
+    assert check(planted, "no_clear_card_numbers")["data"]["found"] == [
+        {"table": "planted_notes", "column": "note", "pan": masked}
+    ]
+    with platform.ctx.db.write() as conn:
+        conn.execute(sa.text("DROP TABLE planted_notes"))
     again = platform.assess()
     assert control(again, "PCI_DSS", "3.4")["status"] == "compliant", check(
         again, "no_clear_card_numbers"

@@ -62,8 +62,16 @@ def test_verify_rebuild_and_reseal(tmp_path: Path) -> None:
     try:
         with ctx.db.read() as conn:
             row = conn.execute(sa.select(tables.payments)).one()
+            answer = conn.execute(
+                sa.select(tables.command_log.c.response).where(
+                    tables.command_log.c.op == "purchase"
+                )
+            ).scalar_one()
         assert row.key_id == new_key != old_key
         assert b"tok_1" in ctx.keyring.decrypt(row.details, context="credits.payment:a")
+        # The purchase's stored answer (it repeats the payment reference) moved to the new key.
+        assert ctx.keyring.key_id_of(answer) == new_key
+        assert b"pi_1" in ctx.keyring.decrypt(answer, context="credits.command_log:t")
         with ctx.db.write() as conn:
             conn.execute(sa.text("UPDATE event_store SET amount = 4 WHERE position = 5"))
     finally:

@@ -65,6 +65,29 @@ def test_a_purchase_seals_the_payment_and_shows_only_a_summary(
     assert row.key_id == ctx_on_backend.keyring.active_id
 
 
+def test_a_card_number_in_the_payment_reference_is_sealed_in_the_command_log(
+    ctx_on_backend: PlatformContext,
+) -> None:
+    card = "4111111111111111"  # Luhn-valid: the purchase answer repeats the reference
+    body = {"account_id": "acct-card", "amount": 50, "payment": {**PAYMENT, "reference": card}}
+    with serve_credits(ctx_on_backend) as api:
+        first = api.post("/credits/purchase", body, key="card-1")
+        assert first.status_code == 201, first.text
+        assert first.json()["payment"]["reference"] == card
+        again = api.post("/credits/purchase", body, key="card-1")
+    with ctx_on_backend.db.read() as conn:
+        rows = conn.execute(sa.select(tables.command_log)).all()
+    assert len(rows) == 1
+    assert all(card not in str(value) for value in rows[0])
+    assert not rows[0].response.startswith("{")  # sealed, not JSON
+    # A fresh process answers the retry from the (sealed) command log: the same bytes.
+    with serve_credits(ctx_on_backend) as api:
+        restarted = api.post("/credits/purchase", body, key="card-1")
+    for retry in (again, restarted):
+        assert (retry.status_code, retry.content) == (first.status_code, first.content)
+        assert retry.headers["Idempotent-Replayed"] == "true"
+
+
 def test_idempotency_keys(ctx_on_backend: PlatformContext) -> None:
     with serve_credits(ctx_on_backend) as api:
         _buy(api, "acct-1", 100)

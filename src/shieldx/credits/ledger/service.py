@@ -172,7 +172,11 @@ class CreditsService:
                     )
                 )
 
-        work = SingleCommand((tenant, account_id), command, extra_body=extra)
+        # The answer repeats the payment reference (which may hold a card number): the
+        # command log keeps it sealed, like the payment details themselves.
+        work = SingleCommand(
+            (tenant, account_id), command, extra_body=extra, sensitive=payment is not None
+        )
         accepted = await self._submit(work, idem, side_rows)
         if payment is not None and not accepted.replayed:
             log.info("credits.purchase", tenant=tenant, account_id=account_id, **payment.public())
