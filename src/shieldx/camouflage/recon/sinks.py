@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,14 +28,14 @@ log = structlog.get_logger("shieldx.camouflage")
 Item = tuple[str, Any]
 
 
-class EventSink:
+class EventSink(ABC):
     """One destination for batches (subclass per destination); called on the writer thread."""
 
     name: str = "sink"
 
+    @abstractmethod
     def write(self, batch: Batch) -> None:
         """Store or forward one batch."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Release what the sink holds (files); nothing by default."""
