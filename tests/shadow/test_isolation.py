@@ -155,10 +155,13 @@ def test_a_worst_case_decide_does_not_stall_credits_health_under_shieldx_up() ->
         thread.join()
         decide_seconds = time.perf_counter() - began
     assert outcome["decide"].status_code == 200 and outcome["decide"].json()["action"] == "allow"
-    assert answered_in_flight >= 3, latencies
     # Inline (shadow.inline_cost raised), the decide holds the shared loop for nearly all of
-    # its time and the /health sent meanwhile waits as long: checked to fail that way.
-    assert max(latencies) < decide_seconds / 3, (decide_seconds, latencies)
+    # its time: at most 3 /health are answered while it runs (checked to fail that way).
+    # Offloaded, the loop answers /health back to back throughout: hundreds. The count, not
+    # the longest latency, is the measure: a pause of this test process (a full garbage
+    # collection of a suite-sized heap, a busy CI host) lengthens one latency but cannot
+    # answer /health for a blocked server.
+    assert answered_in_flight >= 20, (decide_seconds, latencies)
 
 
 def test_a_flag_whose_targeting_costs_more_than_inline_evaluation_allows_is_refused(
