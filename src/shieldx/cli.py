@@ -18,7 +18,13 @@ from shieldx import __version__
 from shieldx.camouflage import cli as camouflage_cli
 from shieldx.chaos import cli as chaos_cli
 from shieldx.compliance import cli as compliance_cli
-from shieldx.config import Settings, ineffective_settings, masked, reference_markdown
+from shieldx.config import (
+    ConfigError,
+    Settings,
+    ineffective_settings,
+    masked,
+    reference_markdown,
+)
 from shieldx.credits import cli as credits_cli
 from shieldx.locator import cli as locator_cli
 from shieldx.platform.cli_options import (
@@ -117,15 +123,19 @@ def _start(settings: Settings, services: list[str]) -> None:
         prepared = prepare(settings, os.environ)
     except BootstrapError as exc:
         fail(str(exc))
-    listeners = [
-        Listener(
-            name,
-            create_app(prepared.ctx, name, SERVICES[name].factory()),
-            settings.server.host,
-            SERVICES[name].port(settings),
-        )
-        for name in services
-    ]
+    try:
+        listeners = [
+            Listener(
+                name,
+                create_app(prepared.ctx, name, SERVICES[name].factory()),
+                settings.server.host,
+                SERVICES[name].port(settings),
+            )
+            for name in services
+        ]
+    except ConfigError as exc:  # a setting only a component can check (a file it reads)
+        prepared.ctx.close()
+        fail(str(exc))
     try:
         run(
             serve(
@@ -439,6 +449,32 @@ def keys_revoke(
     if not ctx.api_keys.revoke(key_id):
         fail(f"no active key with id {key_id!r}")
     out.print(f"revoked key {key_id}")
+
+
+@keys_app.command("otp")
+def keys_otp(
+    secret_env: Annotated[
+        str,
+        typer.Option(
+            "--secret-env",
+            help="The environment variable holding the factor's base32 secret "
+            "(never the secret itself on the command line: it would show in ps).",
+        ),
+    ] = "SHIELDX_OTP_SECRET",  # noqa: S107 - the name of a variable, not a secret
+) -> None:
+    """Print the current TOTP code of a second factor (like oathtool --totp -b), for scripts
+    that run admin operations with security.admin_mfa on."""
+    import os
+
+    import pyotp
+
+    secret = os.environ.get(secret_env, "").strip()
+    if not secret:
+        fail(f"set {secret_env} to the factor's base32 secret (from POST /admin/mfa/enroll)")
+    try:
+        print(pyotp.TOTP(secret).now())
+    except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
+        fail(f"{secret_env} is not a base32 secret: {exc}")
 
 
 @config_app.command("show")

@@ -44,9 +44,7 @@ NON_SETTING_ENV = frozenset({"SHIELDX_CONFIG", "SHIELDX_BOOTSTRAP_ADMIN_KEY", "S
 # Remove an entry in the change that makes its key do what it says.
 NO_EFFECT_YET: dict[str, str] = {
     "sharding": "the ledger is not sharded yet",
-    "chaos.experiment_interval": "scheduled experiments are not built yet",
     "disaster_recovery": "replication and failover are not built yet",
-    "compliance.monitoring_interval": "scheduled assessments are not built yet",
     "compliance.auto_remediation": "automatic remediation is not built yet",
     "event_sourcing.retention_days": "nothing reads it yet",
     "event_sourcing.event_bus_size": "nothing reads it yet",
@@ -155,6 +153,8 @@ class SecuritySettings(Section):
     encryption_keys: dict[str, SecretStr] = Field(default_factory=dict)
     active_key_id: str | None = None
     encryption_key_file: Path | None = None
+    # Admin operations (keys, signing-key rotation, chaos runs, DR failover) need a TOTP code.
+    admin_mfa: bool = False
 
     @field_validator("encryption_keys")
     @classmethod

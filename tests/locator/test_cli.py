@@ -64,4 +64,6 @@ def test_bench_reports_every_rate_from_one_run() -> None:
         "raw_verify_per_s",
     ):
         assert report[name] > 0, name
-    assert report["issue_vs_raw_sign"] == round(report["issue_per_s"] / report["raw_sign_per_s"], 3)
+    # The ratio comes from the unrounded rates: the printed, rounded ones give it to ±0.001.
+    ratio = report["issue_per_s"] / report["raw_sign_per_s"]
+    assert abs(report["issue_vs_raw_sign"] - ratio) <= 0.0015

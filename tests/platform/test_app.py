@@ -243,7 +243,7 @@ def test_unhandled_error_is_500_problem_without_details(
 ) -> None:
     server, ctx = live
     body = _assert_problem(
-        httpx.get(server.url + "/boom", headers=_key(ctx)), 500, "internal-error"
+        httpx.get(server.url + "/boom", headers=_key(ctx), timeout=60), 500, "internal-error"
     )
     assert "secret internal detail" not in str(body)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -41,7 +42,12 @@ class ChaosSettings(Section):
     # p99 request latency above which a running experiment is halted.
     max_p99: Duration = timedelta(seconds=2)
     auto_rollback: bool = True
+    # Every experiment_interval the next experiment of `schedule` is started (round robin),
+    # under the same safety rules as one started through the API; nothing runs on a schedule
+    # while `schedule` is empty.
     experiment_interval: Duration = timedelta(minutes=5)
+    # Experiment files (Chaos Toolkit JSON or the seed's short form) to run on the schedule.
+    schedule: list[Path] = Field(default_factory=list)
     # No fault outlives this, whatever an experiment asks (the dead-man switch).
     max_fault_ttl: Duration = timedelta(minutes=10)
     proxies: dict[str, ProxyRoute] = Field(default_factory=dict)

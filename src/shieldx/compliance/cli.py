@@ -46,7 +46,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 def _base(url: str | None, config: Path | None) -> str:
     if url is not None:
         return url.rstrip("/")
-    from shieldx.compliance.targets import listener_url
+    from shieldx.platform.listeners import listener_url
 
     settings = settings_from(config)
     return listener_url(settings.server.host, settings.credits.port, settings.server.tls.enabled)

@@ -14,17 +14,21 @@ from shieldx.compliance.alerts.api import router as alerts_router
 from shieldx.compliance.alerts.service import AlertService
 from shieldx.compliance.alerts.store import AlertStore
 from shieldx.compliance.assessment.api import router as assessment_router
-from shieldx.compliance.assessment.service import AssessmentService, honeytoken_alert
+from shieldx.compliance.assessment.service import (
+    AssessmentService,
+    honeytoken_alert,
+    run_schedule,
+)
 from shieldx.compliance.assessment.store import AssessmentStore
 from shieldx.compliance.checks.registry import CHECKS
 from shieldx.compliance.frameworks.loader import load_frameworks
 from shieldx.compliance.metrics import ComplianceMetrics
 from shieldx.compliance.reports.api import router as reports_router
-from shieldx.compliance.targets import listener_url
 from shieldx.config import Settings
 from shieldx.platform.app import Component
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.honeytokens import USED_TOPIC
+from shieldx.platform.listeners import listener_url
 from shieldx.platform.tls import client_context
 
 
@@ -71,6 +75,7 @@ def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
         metrics=ComplianceMetrics(registry),
     )
     pending: set[asyncio.Task[Any]] = set()
+    schedule: list[asyncio.Task[None]] = []
 
     def on_honeytoken(topic: str, event: Mapping[str, Any]) -> None:
         # Published on the event loop by the honeytoken registry: alert at once.
@@ -84,8 +89,14 @@ def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
     async def start() -> None:
         ctx.bus.subscribe(USED_TOPIC, on_honeytoken)
         await alerts.start()
+        interval = settings.compliance.monitoring_interval
+        if interval.total_seconds() > 0:  # 0 turns scheduled assessments off
+            schedule.append(asyncio.create_task(run_schedule(service, ctx.api_keys, interval)))
 
     async def stop() -> None:
+        for task in schedule:
+            task.cancel()
+        await asyncio.gather(*schedule, return_exceptions=True)
         await alerts.stop()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)

@@ -24,6 +24,7 @@ from shieldx.platform.auth import Principal, require_role
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.errors import Problem, install_problem_handlers
 from shieldx.platform.metrics import HttpMetrics, render
+from shieldx.platform.mfa import OTP_HEADER, OtpCode
 from shieldx.platform.middleware import (
     PUBLIC_PATHS,
     PUBLIC_PREFIXES,
@@ -35,7 +36,14 @@ from shieldx.platform.middleware import (
 )
 from shieldx.platform.openapi import document_platform
 from shieldx.platform.roles import Role
-from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
+from shieldx.platform.schemas import (
+    KeyCreate,
+    KeyCreated,
+    KeyInfo,
+    MfaCode,
+    MfaEnrolled,
+    MfaStatus,
+)
 
 T = TypeVar("T")
 Hook = Callable[[], Awaitable[None]]
@@ -171,6 +179,30 @@ def requires(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     return dependency
 
 
+def requires_second_factor(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """Like requires(), and with `security.admin_mfa` on, a valid unused TOTP code as well.
+
+    For the operations that change who may do what or what is trusted: creating and revoking
+    keys, rotating signing keys, chaos runs, a disaster-recovery failover (platform/mfa.py).
+    """
+
+    async def dependency(request: Request, principal: Caller, code: OtpCode) -> Principal:
+        require_role(principal, roles)
+        ctx = context_of(request)
+        if not ctx.settings.security.admin_mfa:
+            return principal
+        if code is None:
+            raise Problem(
+                403,
+                f"security.admin_mfa is on: send the code of your second factor in {OTP_HEADER}",
+                type="mfa-required",
+            )
+        await anyio.to_thread.run_sync(ctx.mfa.verify, principal.key_id, code.strip())
+        return principal
+
+    return dependency
+
+
 def provided_instance(request: Request, kind: type[T]) -> T:
     """The instance of KIND that the serving app's component provides (for lean routes)."""
     try:
@@ -248,7 +280,7 @@ def _platform_router(service: str) -> APIRouter:
     async def create_key(
         body: KeyCreate,
         request: Request,
-        caller: Annotated[Principal, Depends(requires(Role.ADMIN))],
+        caller: Annotated[Principal, Depends(requires_second_factor(Role.ADMIN))],
     ) -> KeyCreated:
         store = context_of(request).api_keys
         # A tenant-scoped admin mints keys of its own tenant only, never an unscoped one.
@@ -274,7 +306,7 @@ def _platform_router(service: str) -> APIRouter:
     async def revoke_key(
         key_id: str,
         request: Request,
-        caller: Annotated[Principal, Depends(requires(Role.ADMIN))],
+        caller: Annotated[Principal, Depends(requires_second_factor(Role.ADMIN))],
     ) -> Response:
         ctx = context_of(request)
         revoke = partial(ctx.api_keys.revoke, key_id, tenant=caller.tenant)
@@ -283,6 +315,58 @@ def _platform_router(service: str) -> APIRouter:
         ctx.authenticator.forget()
         return Response(status_code=204)
 
+    async def mfa_enroll(
+        request: Request, caller: Annotated[Principal, Depends(requires(Role.ADMIN))]
+    ) -> MfaEnrolled:
+        store = context_of(request).mfa
+        enrolled = await anyio.to_thread.run_sync(store.enroll, caller)
+        return MfaEnrolled(key_id=caller.key_id, secret=enrolled.secret, otpauth_uri=enrolled.uri)
+
+    async def mfa_confirm(
+        body: MfaCode, request: Request, caller: Annotated[Principal, Depends(requires(Role.ADMIN))]
+    ) -> MfaStatus:
+        store = context_of(request).mfa
+        await anyio.to_thread.run_sync(store.confirm, caller.key_id, body.code)
+        return MfaStatus(key_id=caller.key_id, factor="active", required=_mfa_on(request))
+
+    async def mfa_status(
+        request: Request, caller: Annotated[Principal, Depends(requires(Role.ADMIN))]
+    ) -> MfaStatus:
+        factor = await anyio.to_thread.run_sync(context_of(request).mfa.status, caller.key_id)
+        return MfaStatus(key_id=caller.key_id, factor=factor, required=_mfa_on(request))
+
+    async def mfa_remove(
+        request: Request,
+        code: OtpCode,
+        caller: Annotated[Principal, Depends(requires(Role.ADMIN))],
+    ) -> Response:
+        remove = partial(context_of(request).mfa.remove, caller.key_id, (code or "").strip())
+        await anyio.to_thread.run_sync(remove)
+        return Response(status_code=204)
+
+    router.add_api_route(
+        "/admin/mfa/enroll",
+        mfa_enroll,
+        methods=["POST"],
+        status_code=201,
+        summary="Enrol a TOTP second factor for the calling admin key (secret shown once)",
+    )
+    router.add_api_route(
+        "/admin/mfa/confirm",
+        mfa_confirm,
+        methods=["POST"],
+        summary="Activate the enrolled factor with its first code",
+    )
+    router.add_api_route(
+        "/admin/mfa", mfa_status, methods=["GET"], summary="The calling key's second factor"
+    )
+    router.add_api_route(
+        "/admin/mfa",
+        mfa_remove,
+        methods=["DELETE"],
+        status_code=204,
+        summary=f"Remove the calling key's factor (an active one needs a code in {OTP_HEADER})",
+    )
     router.add_api_route(
         "/admin/keys", create_key, methods=["POST"], status_code=201, summary="Create an API key"
     )
@@ -303,6 +387,10 @@ def _platform_router(service: str) -> APIRouter:
         summary="The caller's key id, role and tenant (an authenticated no-op)",
     )
     return router
+
+
+def _mfa_on(request: Request) -> bool:
+    return context_of(request).settings.security.admin_mfa
 
 
 def create_app(

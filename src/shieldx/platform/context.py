@@ -10,6 +10,7 @@ from shieldx.platform.bus import EventBus
 from shieldx.platform.crypto import Keyring, load_keyring
 from shieldx.platform.db import Database, create_database
 from shieldx.platform.honeytokens import HoneytokenRegistry
+from shieldx.platform.mfa import MfaStore
 from shieldx.platform.ratelimit import RateLimiter
 
 
@@ -28,6 +29,8 @@ class PlatformContext:
     source_limiter: RateLimiter
     bus: EventBus
     honeytokens: HoneytokenRegistry
+    # Second factors of admin keys (security.admin_mfa).
+    mfa: MfaStore
 
     def close(self) -> None:
         """Release the database connections."""
@@ -49,10 +52,11 @@ def build_context(settings: Settings, *, db: Database | None = None) -> Platform
     authenticator.listeners.append(
         lambda digest, source: honeytokens.report_hash(digest, location="api_key", source=source)
     )
+    keyring = load_keyring(settings)
     return PlatformContext(
         settings=settings,
         db=database,
-        keyring=load_keyring(settings),
+        keyring=keyring,
         api_keys=store,
         authenticator=authenticator,
         key_limiter=RateLimiter(rate=limits.key_rate, burst=limits.key_burst),
@@ -64,4 +68,5 @@ def build_context(settings: Settings, *, db: Database | None = None) -> Platform
         ),
         bus=bus,
         honeytokens=honeytokens,
+        mfa=MfaStore(database, keyring),
     )

@@ -94,6 +94,30 @@ class KeyCreated(BaseModel):
     name: str
 
 
+class MfaCode(RequestModel):
+    """POST /admin/mfa/confirm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class MfaEnrolled(BaseModel):
+    """A new TOTP factor: `secret` and `otpauth_uri` are shown this once."""
+
+    key_id: str
+    secret: str
+    otpauth_uri: str
+
+
+class MfaStatus(BaseModel):
+    """The calling key's factor: none, pending (not confirmed) or active."""
+
+    key_id: str
+    factor: str
+    required: bool
+
+
 class KeyInfo(BaseModel):
     """A stored key, without its secret."""
 

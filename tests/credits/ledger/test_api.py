@@ -65,24 +65,49 @@ def test_a_purchase_seals_the_payment_and_shows_only_a_summary(
     assert row.key_id == ctx_on_backend.keyring.active_id
 
 
-def test_a_card_number_in_the_payment_reference_is_sealed_in_the_command_log(
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("reference", "4111111111111111"),
+        ("reference", "order 4111 1111 1111 1111"),
+        ("reference", "378282246310005"),
+        ("provider", "5500-0055-5555-5559"),
+    ],
+)
+def test_a_card_number_in_the_payment_details_is_refused_and_nothing_is_stored(
+    ctx_on_backend: PlatformContext, field: str, value: str
+) -> None:
+    body = {"account_id": "acct-card", "amount": 50, "payment": {**PAYMENT, field: value}}
+    with serve_credits(ctx_on_backend) as api:
+        refused = api.post("/credits/purchase", body, key="card-1")
+    assert refused.status_code == 422, refused.text
+    assert f"body.payment.{field}" in refused.json()["detail"]
+    assert "card number" in refused.json()["detail"]
+    digits = value.replace(" ", "").replace("-", "")
+    assert digits[4:12] not in refused.text.replace(" ", "").replace("-", "")  # not echoed
+    with ctx_on_backend.db.read() as conn:
+        for table in (tables.command_log, tables.event_store, tables.payments):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+
+
+def test_the_purchase_answer_in_the_command_log_is_sealed(
     ctx_on_backend: PlatformContext,
 ) -> None:
-    card = "4111111111111111"  # Luhn-valid: the purchase answer repeats the reference
-    body = {"account_id": "acct-card", "amount": 50, "payment": {**PAYMENT, "reference": card}}
+    reference = "pi_3MtwBwLkdIwHu7ix28a3tqPa"  # the answer repeats the payment reference
+    body = {"account_id": "acct-ref", "amount": 50, "payment": {**PAYMENT, "reference": reference}}
     with serve_credits(ctx_on_backend) as api:
-        first = api.post("/credits/purchase", body, key="card-1")
+        first = api.post("/credits/purchase", body, key="ref-1")
         assert first.status_code == 201, first.text
-        assert first.json()["payment"]["reference"] == card
-        again = api.post("/credits/purchase", body, key="card-1")
+        assert first.json()["payment"]["reference"] == reference
+        again = api.post("/credits/purchase", body, key="ref-1")
     with ctx_on_backend.db.read() as conn:
         rows = conn.execute(sa.select(tables.command_log)).all()
     assert len(rows) == 1
-    assert all(card not in str(value) for value in rows[0])
+    assert reference not in rows[0].response
     assert not rows[0].response.startswith("{")  # sealed, not JSON
     # A fresh process answers the retry from the (sealed) command log: the same bytes.
     with serve_credits(ctx_on_backend) as api:
-        restarted = api.post("/credits/purchase", body, key="card-1")
+        restarted = api.post("/credits/purchase", body, key="ref-1")
     for retry in (again, restarted):
         assert (retry.status_code, retry.content) == (first.status_code, first.content)
         assert retry.headers["Idempotent-Replayed"] == "true"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from shieldx.chaos.experiments.domain import ExperimentError, parse_experiment
 from shieldx.chaos.experiments.schemas import ExperimentIn, ExperimentStatus, ExperimentSummary
 from shieldx.chaos.experiments.service import ChaosEngine, NotAdmitted, stored_document
-from shieldx.platform.app import provided, requires
+from shieldx.platform.app import provided, requires, requires_second_factor
 from shieldx.platform.auth import Principal
 from shieldx.platform.errors import Problem
 from shieldx.platform.roles import Role
@@ -18,6 +18,8 @@ from shieldx.platform.roles import Role
 router = APIRouter(prefix="/chaos", tags=["chaos"])
 Engine = Annotated[ChaosEngine, Depends(provided(ChaosEngine))]
 Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
+# Starting an experiment injects faults into production: a second factor when admin_mfa is on.
+Operator = Annotated[Principal, Depends(requires_second_factor(Role.ADMIN))]
 Reader = Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))]
 
 
@@ -25,7 +27,7 @@ Reader = Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))]
 async def start_experiment(
     request: Request,
     engine: Engine,
-    _: Admin,
+    _: Operator,
     body: ExperimentIn,
 ) -> ExperimentStatus:
     """Take a Chaos Toolkit experiment or the seed's short form; answer its running status."""

@@ -362,3 +362,40 @@ def stored_document(row: dict[str, Any]) -> dict[str, Any]:
         "probes": [],
         "error": row["error"],
     }
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """An experiment of chaos.schedule, parsed at start-up: its file, document and model."""
+
+    path: str
+    definition: Any
+    experiment: Experiment
+
+
+async def run_schedule(
+    engine: ChaosEngine, scheduled: list[Scheduled], interval_s: float, base_url: str
+) -> None:
+    """Try to start the next scheduled experiment every INTERVAL_S until cancelled.
+
+    The safety rules decide as for an API start: a refusal (outside safe hours, too many
+    running, chaos disabled) is logged and the same experiment is tried at the next tick, so
+    the list runs in its order (round robin) and a refusal never stacks runs.
+    """
+    turn = 0
+    while True:
+        await asyncio.sleep(interval_s)
+        item = scheduled[turn % len(scheduled)]
+        try:
+            run = await engine.start(
+                experiment=item.experiment, definition=item.definition, base_url=base_url
+            )
+        except NotAdmitted as exc:
+            log.debug("chaos.schedule_waits", experiment=item.path, reasons=exc.reasons)
+            continue
+        except Exception:  # a failed start is logged and passed over; the schedule goes on
+            log.exception("chaos.schedule_failed", experiment=item.path)
+            turn += 1
+            continue
+        turn += 1
+        log.info("chaos.scheduled", experiment=item.path, experiment_id=run.id)

@@ -35,11 +35,15 @@ from shieldx.compliance.checks.registry import CHECKS
 from shieldx.compliance.frameworks.domain import CheckRef, Framework
 from shieldx.compliance.metrics import ComplianceMetrics
 from shieldx.config import Settings
+from shieldx.platform.auth import ApiKeyStore
 from shieldx.platform.crypto import Keyring
 from shieldx.platform.db import Database
 from shieldx.platform.honeytokens import honeytoken_uses
+from shieldx.platform.roles import Role
 
 log = structlog.get_logger("shieldx.compliance")
+# The name of the short-lived auditor key each scheduled assessment runs with.
+SCHEDULER_KEY_NAME = "compliance-schedule"
 # How long a remediation plan may take, by the severity of its finding.
 DUE_IN = {
     "critical": timedelta(days=7),
@@ -263,6 +267,34 @@ class AssessmentService:
             self.metrics.controls.labels(status).set(count)
         for severity, count in severities.items():
             self.metrics.findings.labels(severity).set(count)
+
+
+async def scheduled_assessment(service: AssessmentService, keys: ApiKeyStore) -> dict[str, Any]:
+    """One assessment run by the schedule (compliance.monitoring_interval).
+
+    The checks that ask the services (route probes, the ledger's chain verification) need a
+    key: the run mints an auditor key (read-only everywhere), uses it and revokes it, so no
+    standing credential exists for the scheduler and each run is visible in the key list.
+    """
+    record, key = await anyio.to_thread.run_sync(
+        partial(keys.create, role=Role.AUDITOR, name=SCHEDULER_KEY_NAME)
+    )
+    try:
+        return await service.assess(api_key=key, requested_by=f"schedule ({record.id})")
+    finally:
+        await anyio.to_thread.run_sync(keys.revoke, record.id)
+
+
+async def run_schedule(service: AssessmentService, keys: ApiKeyStore, interval: timedelta) -> None:
+    """Assess every INTERVAL until cancelled (the first run one interval after start)."""
+    while True:
+        await asyncio.sleep(interval.total_seconds())
+        try:
+            result = await scheduled_assessment(service, keys)
+        except Exception:  # a failed run is logged; the schedule goes on
+            log.exception("compliance.schedule_failed")
+            continue
+        log.info("compliance.scheduled", overall=result["overall"], report_id=result["id"])
 
 
 def honeytoken_alert(use_id: int, location: str, used_at: datetime) -> NewAlert:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from shieldx.compliance.checks.context import CheckContext
 from shieldx.compliance.checks.domain import Outcome, Status
 from shieldx.platform.auth import api_keys, hash_key
+from shieldx.platform.mfa import mfa_factors
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 _PARAM = re.compile(r"\{[^}]+\}")
@@ -156,3 +157,56 @@ async def rate_limits_on(ctx: CheckContext, params: Mapping[str, Any]) -> Outcom
     if loose:
         return Outcome(Status.NON_COMPLIANT, f"limits above {max_rate}/s: {loose}", evidence)
     return Outcome(Status.COMPLIANT, "rate limits are on for keys, tenants and addresses", evidence)
+
+
+async def admin_mfa_enforced(ctx: CheckContext, params: Mapping[str, Any]) -> Outcome:
+    """With security.admin_mfa on, an admin operation without a second-factor code is refused
+    (probed: POST /admin/keys with the caller's key and no code must answer mfa-required);
+    every active admin key has a confirmed factor."""
+    enabled = ctx.settings.security.admin_mfa
+    rows = await anyio.to_thread.run_sync(_admin_factors, ctx)
+    without = sorted(key_id for key_id, confirmed in rows if not confirmed)
+    evidence: dict[str, Any] = {
+        "security.admin_mfa": enabled,
+        "active_admin_keys": len(rows),
+        "admin_keys_without_factor": without,
+    }
+    if not enabled:
+        return Outcome(Status.NON_COMPLIANT, "security.admin_mfa is off", evidence)
+    probed: dict[str, str] = {}
+    if ctx.api_key is not None:
+        for service, base in sorted(ctx.targets.items())[:1]:
+            try:
+                answer = await ctx.http.post(
+                    base + "/admin/keys",
+                    json={"role": "auditor", "name": "compliance-probe"},
+                    headers={"Authorization": f"Bearer {ctx.api_key}"},
+                )
+            except httpx.HTTPError as exc:
+                probed[service] = f"unreachable: {type(exc).__name__}"
+                continue
+            kind = str(answer.json().get("type", "")) if answer.status_code >= 400 else ""
+            probed[service] = f"{answer.status_code} {kind.rsplit('/', 1)[-1]}".strip()
+    evidence["probe_without_code"] = probed
+    admitted = [s for s, what in probed.items() if what.startswith("2")]
+    if admitted:
+        return Outcome(
+            Status.NON_COMPLIANT, f"an admin operation ran without a code on {admitted}", evidence
+        )
+    if without:
+        return Outcome(
+            Status.NON_COMPLIANT,
+            f"{len(without)} active admin key(s) have no confirmed second factor",
+            evidence,
+        )
+    return Outcome(
+        Status.COMPLIANT, "admin operations need a TOTP code from a confirmed factor", evidence
+    )
+
+
+def _admin_factors(ctx: CheckContext) -> list[tuple[str, bool]]:
+    joined = api_keys.outerjoin(mfa_factors, mfa_factors.c.key_id == api_keys.c.id)
+    query = sa.select(api_keys.c.id, mfa_factors.c.confirmed).select_from(joined)
+    query = query.where(api_keys.c.role == "admin", api_keys.c.revoked_at.is_(None))
+    with ctx.db.read() as conn:
+        return [(row.id, bool(row.confirmed)) for row in conn.execute(query)]

@@ -15,7 +15,8 @@ import anyio.to_thread
 import sqlalchemy as sa
 
 from shieldx.compliance.checks.context import CheckContext
-from shieldx.compliance.checks.domain import Outcome, Status, card_numbers, masked
+from shieldx.compliance.checks.domain import Outcome, Status
+from shieldx.platform.cards import card_numbers, masked
 from shieldx.platform.crypto import DecryptionError, key_file_path
 
 _VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}

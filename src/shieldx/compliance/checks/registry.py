@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shieldx.compliance.checks.access import (
+    admin_mfa_enforced,
     api_keys_hashed,
     api_keys_rotated,
     rate_limits_on,
@@ -26,6 +27,7 @@ CHECKS: dict[str, Check] = {
     "api_keys_hashed": api_keys_hashed,
     "api_keys_rotated": api_keys_rotated,
     "rate_limits_on": rate_limits_on,
+    "admin_mfa_enforced": admin_mfa_enforced,
     "listeners_tls": listeners_tls,
     "payments_sealed": payments_sealed,
     "no_clear_card_numbers": no_clear_card_numbers,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shieldx.credits.ledger.events import MAX_AMOUNT
+from shieldx.platform.cards import card_numbers
 from shieldx.platform.parsing import INT64_MAX
 from shieldx.platform.schemas import RequestModel
 
@@ -87,6 +88,18 @@ class PaymentDetails(Body):
         max_length=512,
         description="Provider card token: stored sealed, never returned or logged.",
     )
+
+    @field_validator("provider", "reference")
+    @classmethod
+    def _no_card_number(cls, value: str) -> str:
+        # The reference is stored and shown in clear: a card number there would be a PAN in
+        # clear (PCI DSS 3.4). The message never repeats the value.
+        if next(card_numbers(value), None) is not None:
+            raise ValueError(
+                "holds a card number: send the provider's payment reference, never a card "
+                "number (card_last4 takes the last four digits; card_token the provider's token)"
+            )
+        return value
 
 
 class PurchaseRequest(Body):

@@ -10,12 +10,13 @@ from fastapi.responses import Response
 
 from shieldx.locator.keys.schemas import RotateResponse, SigningKeyInfo
 from shieldx.locator.tokens.api import JSON, Service, Settings, State, cache_control, fresh
-from shieldx.platform.app import requires
+from shieldx.platform.app import requires_second_factor
 from shieldx.platform.auth import Principal
 from shieldx.platform.errors import Problem
 from shieldx.platform.roles import Role
 
-Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
+# Rotation changes what every relying party trusts: a second factor when admin_mfa is on.
+Admin = Annotated[Principal, Depends(requires_second_factor(Role.ADMIN))]
 
 router = APIRouter(tags=["locator"])
 

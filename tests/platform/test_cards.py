@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shieldx.compliance.checks.domain import card_numbers, luhn_valid, masked
+from shieldx.platform.cards import card_numbers, luhn_valid, masked
 
 
 @pytest.mark.parametrize(
