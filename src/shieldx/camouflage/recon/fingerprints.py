@@ -28,17 +28,38 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from operator import itemgetter
 
 NO_HASH = "0" * 12
+# Clients repeat themselves: the hash of a header-name list and the version part are cached
+# (bounded), so a flood of one tool's requests costs a tuple and a dict lookup for them.
+_MAX_CACHED = 4096
+_names_cache: dict[tuple[str, ...], str] = {}
+_version_cache: dict[str, str] = {}
+_by_name = itemgetter(0)  # a stable sort by cookie name, as FoxIO's reference sorts
 
 
 def _sha12(values: Sequence[str]) -> str:
     return hashlib.sha256(",".join(values).encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
+def _names_hash(names: tuple[str, ...]) -> str:
+    found = _names_cache.get(names)
+    if found is None:
+        if len(_names_cache) >= _MAX_CACHED:
+            _names_cache.clear()
+        found = _names_cache[names] = _sha12(names)
+    return found
+
+
 def _version(http_version: str) -> str:
-    digits = "".join(c for c in http_version.partition("/")[2] if c.isdigit())
-    return (digits + "00")[:2]
+    found = _version_cache.get(http_version)
+    if found is None:
+        digits = "".join(c for c in http_version.partition("/")[2] if c.isdigit())
+        if len(_version_cache) >= _MAX_CACHED:
+            _version_cache.clear()
+        found = _version_cache[http_version] = (digits + "00")[:2]
+    return found
 
 
 def _language(value: str) -> str:
@@ -46,12 +67,9 @@ def _language(value: str) -> str:
     return tag + "0" * (4 - len(tag))
 
 
-def cookie_pairs(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(name, "name=value") for every cookie of every Cookie header, in the order sent."""
+def _split_cookies(values: Sequence[str]) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
-    for name, value in headers:
-        if name.lower() != "cookie":
-            continue
+    for value in values:
         for part in value.split(";"):
             pair = part.strip()
             if pair:
@@ -59,12 +77,30 @@ def cookie_pairs(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     return pairs
 
 
+def cookie_pairs(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(name, "name=value") for every cookie of every Cookie header, in the order sent."""
+    return _split_cookies([v for n, v in headers if n.lower() == "cookie"])
+
+
 def ja4h(method: str, http_version: str, headers: Sequence[tuple[str, str]]) -> str:
     """The JA4H fingerprint of one request (HEADERS as sent: order and case kept)."""
-    names = [n for n, _ in headers if not n.lower().startswith("cookie") and n.lower() != "referer"]
-    referer = any(n.lower() == "referer" for n, _ in headers)
-    language = next((v for n, v in headers if n.lower() == "accept-language"), None)
-    cookies = sorted(cookie_pairs(headers), key=lambda p: p[0])
+    names: list[str] = []
+    cookie_values: list[str] = []
+    referer = False
+    language: str | None = None
+    for name, value in headers:
+        lower = name.lower()
+        if lower.startswith("cookie"):
+            if lower == "cookie":
+                cookie_values.append(value)
+            continue
+        if lower == "referer":
+            referer = True
+            continue
+        if language is None and lower == "accept-language":
+            language = value
+        names.append(name)
+    cookies = sorted(_split_cookies(cookie_values), key=_by_name) if cookie_values else []
     prefix = (
         (method.lower()[:2] + "00")[:2]
         + _version(http_version)
@@ -73,6 +109,9 @@ def ja4h(method: str, http_version: str, headers: Sequence[tuple[str, str]]) -> 
         + f"{min(len(names), 99):02d}"
         + (_language(language) if language is not None else "0000")
     )
-    cookie_names = _sha12([n for n, _ in cookies]) if cookies else NO_HASH
-    cookie_values = _sha12([p for _, p in cookies]) if cookies else NO_HASH
-    return f"{prefix}_{_sha12(names)}_{cookie_names}_{cookie_values}"
+    names_hash = _names_hash(tuple(names))
+    if not cookies:
+        return f"{prefix}_{names_hash}_{NO_HASH}_{NO_HASH}"
+    return (
+        f"{prefix}_{names_hash}_{_sha12([n for n, _ in cookies])}_{_sha12([p for _, p in cookies])}"
+    )
