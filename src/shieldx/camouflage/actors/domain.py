@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import combinations
 from typing import Any, Final
 
@@ -66,6 +67,7 @@ CADENCE_TOLERANCE: Final = 0.25
 MAX_BLOCK: Final = 64
 #: Evidence items kept per actor (the strongest first).
 MAX_EVIDENCE: Final = 64
+_EMPTY: Final[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,18 @@ class SessionFacts:
     cadence_s: float | None = None
     linked_to: str | None = None
 
+    @cached_property
+    def _value_sets(self) -> dict[str, frozenset[str]]:
+        return {kind: frozenset(values) for kind, values in self.fingerprints.items()}
+
+    @cached_property
+    def path_set(self) -> frozenset[str]:
+        """The distinct first paths (compared between sessions)."""
+        return frozenset(self.path_sample)
+
     def values(self, kind: str) -> frozenset[str]:
         """The fingerprint values of KIND (ja4h, ja4) the session showed."""
-        return frozenset(self.fingerprints.get(kind, {}))
+        return self._value_sets.get(kind, _EMPTY)
 
 
 @dataclass(frozen=True)
@@ -218,11 +229,11 @@ def rarity(addresses: int) -> float:
     return min(1.0, 2.0 / addresses) if addresses > 0 else 0.0
 
 
-def jaccard(a: Sequence[str], b: Sequence[str]) -> float:
+def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
     """Shared paths over all paths of two path samples (0 for empty ones)."""
-    sa, sb = set(a), set(b)
-    union = sa | sb
-    return len(sa & sb) / len(union) if union else 0.0
+    sa, sb = frozenset(a), frozenset(b)
+    union = len(sa | sb)
+    return len(sa & sb) / union if union else 0.0
 
 
 def close_in_time(a: SessionFacts, b: SessionFacts, window_s: float) -> bool:
@@ -272,7 +283,7 @@ def _pair_clues(
         summary = f"same User-Agent {a.user_agent[:120]!r}"
         clues.append(Evidence(USER_AGENT, weight, summary, pair, a.user_agent[:512]))
     if min(len(a.path_sample), len(b.path_sample)) >= MIN_PATHS_COMPARED:
-        overlap = jaccard(a.path_sample, b.path_sample)
+        overlap = jaccard(a.path_set, b.path_set)
         if overlap >= MIN_PATH_JACCARD:
             summary = f"{overlap:.0%} of their first paths are the same"
             clues.append(Evidence(PATH_SEQUENCE, WEIGHTS[PATH_SEQUENCE] * overlap, summary, pair))
@@ -383,10 +394,12 @@ def attribute(
     spread = _spread(sessions)
     for a_id, b_id in sorted(_candidate_pairs(sessions)):
         a, b = by_id[a_id], by_id[b_id]
-        clues = _pair_clues(a, b, spread)
-        total = sum(c.weight for c in clues)
         same = groups.find(a_id) == groups.find(b_id)
-        if total >= merge_at and close_in_time(a, b, window_s):
+        close = close_in_time(a, b, window_s)
+        if not (close or same):
+            continue  # far apart and not linked otherwise: nothing to merge or corroborate
+        clues = _pair_clues(a, b, spread)
+        if close and sum(c.weight for c in clues) >= merge_at:
             groups.union(a_id, b_id)
             evidence.extend(clues)
         elif same:
