@@ -157,3 +157,41 @@ def test_a_shared_honeytoken_makes_one_actor_and_scanners_stay_apart(
 
 def _used(cam: Any) -> bool:
     return any(s.honeytokens_used for s in cam.service.tracker)
+
+
+def test_one_client_from_two_addresses_is_grouped_by_its_fingerprints(
+    camouflage_ctx: Any, start_camouflage: Any
+) -> None:
+    need_tool("curl")
+    ctx = camouflage_ctx(decoys=[{"name": "web", "template": NGINX, "port": 0}])
+    with start_camouflage(ctx) as cam:
+        base = cam.decoy_url("web")
+        paths = ["/", "/.git/HEAD", "/backup.zip", "/wp-login.php"]
+        # The same scripted client (its own header set and order) from two addresses.
+        for source in ("127.0.0.5", "127.0.0.6"):
+            subprocess.run(
+                ["curl", "-s", "-o", "/dev/null", "--interface", source,
+                 "-H", "X-Scan-Id: 7", "-H", "Accept-Language: de-DE", "-A", "reconbot/2.1",
+                 *[base + p for p in paths]],
+                check=True, timeout=60,
+            )  # fmt: skip
+        # The same User-Agent from a third address, another client and other paths.
+        other = httpx.HTTPTransport(local_address="127.0.0.7")
+        with httpx.Client(transport=other, headers={"User-Agent": "reconbot/2.1"}) as client:
+            for path in ("/index.html", "/robots.txt", "/server-status"):
+                client.get(base + path)
+        cam.flush()
+        actors = cam.api("GET", "/v1/camouflage/actors").json()["actors"]
+        by_address = {a: actor for actor in actors for a in actor["addresses"]}
+        pair = by_address["127.0.0.5"]
+        assert by_address["127.0.0.6"]["id"] == pair["id"]
+        assert by_address["127.0.0.7"]["id"] != pair["id"]
+        kinds = {e["type"] for e in pair["evidence"]}
+        assert {"ja4h", "user_agent", "path_sequence"} <= kinds
+        assert "honeytoken_reuse" not in kinds and "shared_address" not in kinds
+        (print_,) = pair["fingerprints"]["ja4h"]
+        assert print_.startswith(
+            "ge11nn05dede_"
+        )  # Host, User-Agent, Accept, X-Scan-Id, Accept-Language
+        assert by_address["127.0.0.7"]["fingerprints"]["ja4h"] != [print_]
+        assert 0.6 <= pair["score"] < 0.9
