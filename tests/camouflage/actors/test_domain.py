@@ -45,12 +45,12 @@ def test_a_honeytoken_used_from_another_address_joins_that_address() -> None:
     stranger = facts("c" * 16, "192.0.2.7", user_agent="curl/8.5.0")
     link = TokenLink("t1", seen.id, "api_key", "/.env", 1001.0)
     use = TokenUse("t1", seen.id, "api_key", "203.0.113.9", "api_key", 5050.0)
-    actors = attribute([seen, user, stranger], [link], [use])
+    actors = attribute([seen, user, stranger], [link], [use, use])
     assert groups(actors) == {frozenset({seen.id, user.id}), frozenset({stranger.id})}
     top = actors[0]
     assert top.id == f"act_{seen.id}" and top.score >= 0.9
-    reuse = [e for e in top.evidence if e.kind == "honeytoken_reuse"]
-    assert reuse and reuse[0].value == "t1" and "/.env" in reuse[0].summary
+    (reuse,) = [e for e in top.evidence if e.kind == "honeytoken_reuse"]
+    assert reuse.value == "t1" and "/.env" in reuse.summary
     assert {t.id for t in top.techniques} >= {"T1595", "T1552.001", "T1078"}
     assert top.addresses == ("198.51.100.1", "203.0.113.9")
 

@@ -134,6 +134,11 @@ def test_a_shared_honeytoken_makes_one_actor_and_scanners_stay_apart(
     (stored_thief,) = [r for r in rows if "127.0.0.3" in r["addresses"]]
     assert stored_thief["id"] == thief["id"] and "127.0.0.2" in stored_thief["addresses"]
 
+    table = shieldx("camouflage", "actors", data_dir=data_dir)
+    assert table.returncode == 0, table.stderr
+    assert f"{thief['id']}  score" in table.stdout.decode()
+    assert "honeytoken_reuse:" in table.stdout.decode()
+
     out = tmp_path / "actors.stix.json"
     exported = shieldx("camouflage", "export-stix", "--output", str(out), data_dir=data_dir)
     assert exported.returncode == 0, exported.stderr

@@ -414,7 +414,8 @@ def attribute(
     actors = []
     for root, group in members.items():
         group.sort(key=lambda s: (s.started, s.id))
-        items = found[root] + _own_clues(group)
+        # The same clue twice (a token used again, a pair seen from both sides) counts once.
+        items = list(dict.fromkeys(found[root] + _own_clues(group)))
         items.sort(key=lambda e: (-e.weight, e.kind, e.sessions))
         actors.append(
             Actor(
