@@ -95,3 +95,32 @@ def test_the_recon_event_carries_the_fingerprint_of_what_was_on_the_wire(
         )
         (session,) = [s for s in cam.service.tracker if s.user_agent == "x"]
         assert session.fingerprints == {"ja4h": {prints["/raw"]: 1}}
+
+
+def test_sensor_reports_get_a_ja4h_and_may_carry_a_ja4(
+    camouflage_ctx: Any, start_camouflage: Any
+) -> None:
+    ctx = camouflage_ctx()
+    ja4 = "t13d1516h2_8daaf6152771_d8a2da3f94cd"
+    report = {
+        "decoy": "edge-sensor",
+        "source_ip": "203.0.113.8",
+        "method": "GET",
+        "path": "/",
+        "headers": [["Host", "shop"], ["User-Agent", "x"]],
+        "ja4": ja4,
+    }
+    with start_camouflage(ctx) as cam:
+        assert cam.api("POST", "/v1/camouflage/log", json={"events": [report]}).status_code == 200
+        bad = cam.api("POST", "/v1/camouflage/log", json={"events": [{**report, "ja4": "x"}]})
+        assert bad.status_code == 422 and "ja4" in bad.text
+        cam.flush()
+        (event,) = [
+            e
+            for e in map(orjson.loads, jsonl_path(ctx).read_bytes().splitlines())
+            if e["event"] == "camouflage.request"
+        ]
+        assert event["ja4"] == ja4
+        assert event["ja4h"] == f"ge11nn020000_{sha12('Host,User-Agent')}_{NO_HASH}_{NO_HASH}"
+        (session,) = list(cam.service.tracker)
+        assert session.fingerprints == {"ja4h": {event["ja4h"]: 1}, "ja4": {ja4: 1}}
