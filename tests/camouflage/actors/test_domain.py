@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from shieldx.camouflage.actors.attack import TECHNIQUES, technique_rules
 from shieldx.camouflage.actors.domain import (
-    TECHNIQUES,
     SessionFacts,
     TokenLink,
     TokenUse,
     attribute,
     noisy_or,
     rarity,
-    technique_rules,
 )
 
 NIKTO = "ge11nn04en00_aaaaaaaaaaaa_000000000000_000000000000"

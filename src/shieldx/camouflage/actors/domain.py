@@ -20,18 +20,19 @@ clock, a database or the network. The decision rules:
 * **Identity.** An actor's id is ``act_`` plus the id of its earliest session, so it is stable
   while its sessions are; when two actors merge, the earlier one's id survives.
 
-The ATT&CK mapping (``TECHNIQUES`` and ``technique_rules``) is a table of observed behaviour
-to technique ids; docs/camouflage.md prints it.
+The ATT&CK mapping is a table of observed behaviour to technique ids, in attack.py.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
 from typing import Any, Final
+
+from shieldx.camouflage.actors.attack import Technique, techniques_of
 
 # Evidence kinds and their weights.
 SHARED_ADDRESS: Final = "shared_address"
@@ -147,27 +148,6 @@ class Evidence:
             "summary": self.summary,
             "sessions": list(self.sessions),
             "value": self.value,
-        }
-
-
-@dataclass(frozen=True)
-class Technique:
-    """A MITRE ATT&CK technique an actor's behaviour maps to."""
-
-    id: str
-    name: str
-    tactic: str
-    reason: str
-    sessions: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "tactic": self.tactic,
-            "reason": self.reason,
-            "sessions": list(self.sessions),
         }
 
 
@@ -422,7 +402,7 @@ def attribute(
                 id=f"act_{root}",
                 sessions=tuple(group),
                 evidence=tuple(items[:MAX_EVIDENCE]),
-                techniques=techniques_of(group, uses),
+                techniques=techniques_of(group, {u.session_id for u in uses if u.session_id}),
                 tokens_used_from=tuple(
                     dict.fromkeys(src for s in group for src in token_sources.get(s.id, []))
                 ),
@@ -453,84 +433,3 @@ def _own_clues(group: Sequence[SessionFacts]) -> list[Evidence]:
                 Evidence(FINGERPRINT, WEIGHTS[FINGERPRINT], summary, tuple(seen[value]), value)
             )
     return clues
-
-
-# -- MITRE ATT&CK ---------------------------------------------------------------------------
-
-#: technique id -> (name, tactic)
-TECHNIQUES: Final[Mapping[str, tuple[str, str]]] = {
-    "T1595": ("Active Scanning", "reconnaissance"),
-    "T1595.001": ("Active Scanning: Scanning IP Blocks", "reconnaissance"),
-    "T1595.002": ("Active Scanning: Vulnerability Scanning", "reconnaissance"),
-    "T1595.003": ("Active Scanning: Wordlist Scanning", "reconnaissance"),
-    "T1592.002": ("Gather Victim Host Information: Software", "reconnaissance"),
-    "T1083": ("File and Directory Discovery", "discovery"),
-    "T1552.001": ("Unsecured Credentials: Credentials In Files", "credential-access"),
-    "T1078": ("Valid Accounts", "initial-access"),
-    "T1190": ("Exploit Public-Facing Application", "initial-access"),
-    "T1059.004": ("Command and Scripting Interpreter: Unix Shell", "execution"),
-}
-
-_VULN_TOOLS = frozenset({"nikto", "nuclei", "sqlmap"})
-_EXPLOITS = frozenset({"exploit", "command_injection", "sql_injection", "path_traversal"})
-_VULN_PROBES = _EXPLOITS | {"xss_probe"}
-
-SessionRule = Callable[[SessionFacts], bool]
-#: (technique id, when a session shows it, why — as printed in the evidence)
-technique_rules: Final[tuple[tuple[str, SessionRule, str], ...]] = (
-    ("T1595", lambda s: s.requests > 0, "requests to a decoy, which serves no one"),
-    ("T1595.001", lambda s: s.scanner in ("masscan", "zgrab"), "an Internet-wide scanner"),
-    (
-        "T1595.002",
-        lambda s: s.scanner in _VULN_TOOLS or bool(_VULN_PROBES & set(s.attack_types)),
-        "a vulnerability scanner or probes for known vulnerabilities",
-    ),
-    (
-        "T1595.003",
-        lambda s: (
-            s.scanner == "dirbuster" or bool({"secrets_probe", "admin_probe"} & set(s.attack_types))
-        ),
-        "content discovery: guessed paths from a wordlist",
-    ),
-    ("T1592.002", lambda s: s.scanner == "nmap", "service and version detection (nmap)"),
-    ("T1083", lambda s: s.maze_depth > 0, "browsed the decoy's directory listings"),
-    ("T1552.001", lambda s: s.honeytokens_taken > 0, "fetched a bait file holding credentials"),
-    ("T1078", lambda s: s.honeytokens_used > 0, "used a credential taken from a decoy"),
-    ("T1190", lambda s: bool(_EXPLOITS & set(s.attack_types)), "sent exploit payloads"),
-    (
-        "T1059.004",
-        lambda s: "command_injection" in s.attack_types,
-        "tried to run shell commands through the application",
-    ),
-)
-
-
-def techniques_of(
-    group: Sequence[SessionFacts], uses: Sequence[TokenUse] = ()
-) -> tuple[Technique, ...]:
-    """The ATT&CK techniques the sessions of one actor showed, in table order."""
-    used = {u.session_id for u in uses}
-    found: list[Technique] = []
-    for technique_id, rule, reason in technique_rules:
-        ids = tuple(s.id for s in group if rule(s) or (technique_id == "T1078" and s.id in used))
-        if ids:
-            name, tactic = TECHNIQUES[technique_id]
-            found.append(Technique(technique_id, name, tactic, reason, ids))
-    return tuple(found)
-
-
-def summary(actor: Actor) -> dict[str, Any]:
-    """An actor as the list views show it."""
-    return {
-        "id": actor.id,
-        "score": actor.score,
-        "sessions": [s.id for s in actor.sessions],
-        "addresses": list(actor.addresses),
-        "first_seen": actor.first_seen,
-        "last_seen": actor.last_seen,
-        "tools": actor.tools(),
-        "user_agents": sorted({s.user_agent for s in actor.sessions if s.user_agent}),
-        "fingerprints": {kind: actor.fingerprint_values(kind) for kind in (JA4H, JA4)},
-        "techniques": [t.as_dict() for t in actor.techniques],
-        "evidence": [e.as_dict() for e in actor.evidence],
-    }

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 
 from shieldx.camouflage.actors.domain import (
+    JA4,
+    JA4H,
     Actor,
     SessionFacts,
     TokenLink,
     TokenUse,
     attribute,
-    summary,
 )
 from shieldx.camouflage.actors.store import ActorStore, facts_from_summary
 from shieldx.camouflage.recon.events import iso_time
@@ -77,6 +78,23 @@ def actors_of(
     links = store.token_links(sorted(ids))
     uses = token_uses(registry, ids)
     return attribute(facts, links, uses, window_s=window_s), links, uses
+
+
+def summary(actor: Actor) -> dict[str, Any]:
+    """An actor as the list views show it."""
+    return {
+        "id": actor.id,
+        "score": actor.score,
+        "sessions": [s.id for s in actor.sessions],
+        "addresses": list(actor.addresses),
+        "first_seen": actor.first_seen,
+        "last_seen": actor.last_seen,
+        "tools": actor.tools(),
+        "user_agents": sorted({s.user_agent for s in actor.sessions if s.user_agent}),
+        "fingerprints": {kind: actor.fingerprint_values(kind) for kind in (JA4H, JA4)},
+        "techniques": [t.as_dict() for t in actor.techniques],
+        "evidence": [e.as_dict() for e in actor.evidence],
+    }
 
 
 def listing(actors: Sequence[Actor]) -> list[dict[str, Any]]:
