@@ -5,17 +5,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from shieldx.platform.cli_options import JsonOpt, fail
+from shieldx.platform.cli_options import ConfigOpt, DataDirOpt, JsonOpt, fail, open_context
 
 synth_app = typer.Typer(
     help="Synthetic users, transactions and network flows (seeded), and their realism score.",
     no_args_is_help=True,
 )
-camouflage_app = typer.Typer(help="Decoy templates and previews.", no_args_is_help=True)
+camouflage_app = typer.Typer(
+    help="Decoy templates and previews; attacker actors and their STIX 2.1 export.",
+    no_args_is_help=True,
+)
 
 CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many records.", min=1)]
 SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="The seed (same seed, same output).")]
@@ -146,6 +149,97 @@ def camouflage_preview(
     print()
     sys.stdout.buffer.write(response.body)
     sys.stdout.flush()
+
+
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since", help="Only sessions active from this time (ISO 8601, e.g. 2026-12-01T00:00Z)."
+    ),
+]
+SessionsOpt = Annotated[
+    int,
+    typer.Option("--sessions", help="How many of the most recent stored sessions to group.", min=1),
+]
+
+
+def _since(text: str | None) -> float | None:
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"--since must be an ISO 8601 time such as 2026-12-01T00:00:00Z (got {text!r})")
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _actors(config: Path | None, data_dir: Path | None, since: str | None, sessions: int) -> Any:
+    from shieldx.camouflage.actors.service import actors_of
+    from shieldx.camouflage.actors.store import ActorStore
+
+    start = _since(since)
+    ctx = open_context(config, data_dir)
+    try:
+        found = actors_of(
+            store=ActorStore(ctx.db), registry=ctx.honeytokens, since=start, limit=sessions
+        )
+        return found, ctx.settings.camouflage.sensor
+    finally:
+        ctx.close()
+
+
+@camouflage_app.command("actors")
+def camouflage_actors(
+    json_out: JsonOpt = False,
+    since: SinceOpt = None,
+    sessions: SessionsOpt = 2000,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Attacker actors from the stored sessions: score, sessions, ATT&CK techniques, evidence."""
+    import orjson
+
+    from shieldx.camouflage.actors.service import listing
+
+    (actors, _, _), _ = _actors(config, data_dir, since, sessions)
+    rows = listing(actors)
+    if json_out:
+        print(orjson.dumps(rows).decode())
+        return
+    if not rows:
+        print("no actors (no stored sessions in the window)")
+    for row in rows:
+        techniques = ",".join(t["id"] for t in row["techniques"])
+        print(
+            f"{row['id']}  score {row['score']:.3f}  {len(row['sessions'])} session(s)  "
+            f"from {', '.join(row['addresses'])}  [{techniques}]"
+        )
+        for item in row["evidence"][:5]:
+            print(f"    {item['weight']:.2f} {item['type']}: {item['summary']}")
+
+
+@camouflage_app.command("export-stix")
+def camouflage_export_stix(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The bundle file to write.")],
+    since: SinceOpt = None,
+    sessions: SessionsOpt = 2000,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write the actors and their indicators as a STIX 2.1 bundle (JSON)."""
+    import socket
+
+    from shieldx.camouflage.actors.service import stix_json
+
+    (actors, links, _), sensor = _actors(config, data_dir, since, sessions)
+    text = stix_json(actors, links, sensor=sensor or socket.gethostname())
+    try:
+        output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror}", code=1)
+    print(f"wrote {len(actors)} actor(s) to {output}", file=sys.stderr)
 
 
 def bench_camouflage(

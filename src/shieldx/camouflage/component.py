@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from shieldx.camouflage.actors import api as actors_api
 from shieldx.camouflage.decoys import api as decoys_api
 from shieldx.camouflage.metrics import CamouflageMetrics
 from shieldx.camouflage.recon import api as recon_api
@@ -18,7 +19,13 @@ def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
     """Build the camouflage service's routes and background work."""
     service = CamouflageService(ctx, CamouflageMetrics(registry))
     return Component(
-        routers=[selection_api.router, decoys_api.router, sessions_api.router, recon_api.router],
+        routers=[
+            selection_api.router,
+            decoys_api.router,
+            sessions_api.router,
+            recon_api.router,
+            actors_api.router,
+        ],
         on_startup=[service.start],
         on_shutdown=[service.stop],
         # A full sensor batch (recording.log_batch_max reports) is the largest body.

@@ -40,6 +40,8 @@ class ReconReport(Body):
     bytes_sent: int = Field(0, ge=0, le=MAX_COUNT)
     malformed: bool = False
     session_id: str | None = Field(None, pattern=SESSION_ID)
+    # The client's JA4 TLS fingerprint, when the sensor terminated TLS (FoxIO's JA4 format).
+    ja4: str | None = Field(None, pattern=r"^[tqd][0-9a-z]{9}_[0-9a-f]{12}_[0-9a-f]{12}$")
 
 
 class LogRequest(Body):

@@ -18,6 +18,7 @@ from shieldx.camouflage.decoys import DecoyExchange
 from shieldx.camouflage.metrics import CamouflageMetrics
 from shieldx.camouflage.recon import events
 from shieldx.camouflage.recon.classify import classify_request, header_value
+from shieldx.camouflage.recon.fingerprints import ja4h
 from shieldx.camouflage.recon.schemas import ReconReport
 from shieldx.camouflage.recon.sinks import BatchWriter
 from shieldx.camouflage.sessions.tracker import SessionTracker
@@ -161,9 +162,20 @@ class ReconRecorder:
         reason: str,
         via: str,
         session_id: str | None = None,
+        ja4: str | None = None,
     ) -> str:
-        """Record one request; returns the id of the session it joined."""
+        """Record one request; returns the id of the session it joined.
+
+        JA4 is the client's TLS fingerprint when the request came over TLS; the JA4H HTTP
+        fingerprint is computed here, from the headers as sent (before the recording caps).
+        """
         caps = self.caps
+        fingerprint = ja4h(method, http_version, headers) if method else None
+        fingerprints: list[tuple[str, str]] = []
+        if fingerprint is not None:
+            fingerprints.append(("ja4h", fingerprint))
+        if ja4:
+            fingerprints.append(("ja4", ja4))
         headers, cut = self.cap_headers(headers)
         if len(path) > caps.max_path:
             path = path[: caps.max_path]
@@ -195,7 +207,13 @@ class ReconRecorder:
         )
         depth = self.maze_depth(decoy, path)
         self.tracker.record(
-            session, path=path, status=status, maze_depth=depth, request_class=verdict, at=at
+            session,
+            path=path,
+            status=status,
+            maze_depth=depth,
+            request_class=verdict,
+            at=at,
+            fingerprints=fingerprints,
         )
         event = self.stamper.stamp(
             events.REQUEST,
@@ -224,6 +242,8 @@ class ReconRecorder:
                 "attack_types": verdict.attack_types,
                 "maze_depth": depth,
                 "via": via,
+                "ja4h": fingerprint,
+                "ja4": ja4,
             },
         )
         self.writer.submit_event(at, event)
@@ -264,6 +284,7 @@ def record_reports(
             reason="",
             via="sensor",
             session_id=live,
+            ja4=r.ja4,
         )
         sessions[session_id] = None
     return {"accepted": len(reports), "sessions": list(sessions)}

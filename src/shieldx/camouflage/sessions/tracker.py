@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,13 @@ from shieldx.camouflage.recon.signatures import DISCOVERY_MIN_PATHS
 SessionKey = tuple[str, str, str]
 _MAX_USER_AGENT = 512
 _MAX_ALIASES = 16
+#: Distinct fingerprint values kept per kind (ja4h, ja4) and session, with their counts.
+MAX_FINGERPRINTS = 8
+#: The first distinct paths a session asked for, in order (what attribution compares).
+MAX_PATH_SAMPLE = 24
+MAX_PATH_CHARS = 200
+#: Gaps between the first requests of a session (its cadence).
+MAX_GAPS = 32
 
 
 def new_session_id() -> str:
@@ -55,6 +62,8 @@ class LiveSession:
         "attack_counts",
         "decoy",
         "distinct_paths",
+        "fingerprints",
+        "gaps",
         "honeytokens_taken",
         "honeytokens_used",
         "id",
@@ -63,6 +72,7 @@ class LiveSession:
         "linked_to",
         "maze_depth",
         "missing",
+        "path_sample",
         "paths",
         "paths_saturated",
         "requests",
@@ -117,6 +127,10 @@ class LiveSession:
         self.tokens: dict[str, tuple[str, str]] = {}
         # Generated files already logged for this session (generated_data_log), bounded.
         self.served: set[str] = set()
+        # What attribution compares across sessions (all bounded, see the MAX_ constants).
+        self.fingerprints: dict[str, dict[str, int]] = {}
+        self.path_sample: list[str] = []
+        self.gaps: list[float] = []
 
     @property
     def duration_s(self) -> float:
@@ -154,7 +168,28 @@ class LiveSession:
             "tool": self.scanner.tool,
             "attack_types": dict(self.attack_counts),
             "linked_to": self.linked_to,
+            "fingerprints": {kind: dict(values) for kind, values in self.fingerprints.items()},
+            "path_sample": list(self.path_sample),
+            "cadence_s": self.cadence_s(),
         }
+
+    def cadence_s(self) -> float | None:
+        """The median gap between the session's first requests (None under two requests)."""
+        if not self.gaps:
+            return None
+        ordered = sorted(self.gaps)
+        middle = len(ordered) // 2
+        if len(ordered) % 2:
+            return round(ordered[middle], 4)
+        return round((ordered[middle - 1] + ordered[middle]) / 2, 4)
+
+    def note_fingerprint(self, kind: str, value: str) -> None:
+        """Count one request's fingerprint of KIND (ja4h, ja4); at most MAX_FINGERPRINTS kept."""
+        values = self.fingerprints.setdefault(kind, {})
+        if value in values:
+            values[value] += 1
+        elif len(values) < MAX_FINGERPRINTS:
+            values[value] = 1
 
 
 OnClose = Callable[[LiveSession, str], None]
@@ -270,9 +305,14 @@ class SessionTracker:
         maze_depth: int,
         request_class: RequestClass,
         at: float,
+        fingerprints: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Count one request of SESSION, made at epoch AT."""
+        """Count one request of SESSION, made at epoch AT, with its (kind, value) fingerprints."""
+        if session.requests and len(session.gaps) < MAX_GAPS:
+            session.gaps.append(max(0.0, at - session.last_seen))
         session.requests += 1
+        for kind, value in fingerprints:
+            session.note_fingerprint(kind, value)
         if at > session.last_seen:
             session.last_seen = at
         elif at < session.started:
@@ -282,6 +322,8 @@ class SessionTracker:
             if marker not in session.paths:
                 session.paths.add(marker)
                 session.distinct_paths += 1
+                if len(session.path_sample) < MAX_PATH_SAMPLE:
+                    session.path_sample.append(path[:MAX_PATH_CHARS])
                 session.paths_saturated = len(session.paths) >= self.max_tracked_paths
         if status in (404, 410):
             session.missing += 1

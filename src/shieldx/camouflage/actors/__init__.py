@@ -1,0 +1,1 @@
+"""Attacker attribution: sessions grouped into actors, ATT&CK techniques, STIX 2.1 export."""
