@@ -92,9 +92,14 @@ class ApacheDialect(Dialect):
 
     @staticmethod
     def _target(parsed: RequestLine, target: bytes) -> None:
+        if parsed.method == "CONNECT" and target.startswith(b"/"):
+            raise Rejection(400)
         if target == b"*" or target.startswith(b"/"):
             path = target
         elif parsed.method == "CONNECT":
+            host, colon, port = target.rpartition(b":")
+            if not colon or not host or not port.isdigit():
+                raise Rejection(400)  # apr_uri_parse_hostinfo: CONNECT needs host:port
             parsed.uri_host = target.decode("latin-1")
             path = b""
         else:
@@ -170,6 +175,9 @@ class ApacheDialect(Dialect):
             line, fields.get("connection")
         )
         self.files.locate(request)
+        expect = fields.get("expect")
+        if expect and expect.lower() != "100-continue":
+            request.problem = 417  # ap_read_request: die before the hooks, no Connection header
 
     def body_framing(self, request: Request) -> BodyFraming:
         """Chunked or Content-Length; over LimitRequestBody is answered 413 after the head."""
@@ -266,7 +274,8 @@ class ApacheDialect(Dialect):
         elif not head and status != 416:
             headers.append(("Content-Length", str(len(body))))
         extra, keep = self.connection_headers(request, conn, status, length_known=status != 416)
-        headers += extra
+        if status != 417:  # ap_die before the hooks: ap_set_keepalive never runs
+            headers += extra
         headers.append(("Content-Type", "text/html; charset=iso-8859-1"))
         return Response(
             status,
@@ -278,6 +287,16 @@ class ApacheDialect(Dialect):
             http09=http09,
             drain=status == 413,
         )
+
+    def body_rejected(
+        self, rejection: Rejection, request: Request, conn: ConnectionState
+    ) -> Response:
+        """A bad chunk found by the handler's body read: the page names the Host, no length."""
+        if rejection.status != 400:
+            return super().body_rejected(rejection, request, conn)
+        response = self.error(400, request, conn)
+        response.headers = [h for h in response.headers if h[0] != "Content-Length"]
+        return response
 
     def reject(
         self, status: int, variant: str, line: RequestLine | None, conn: ConnectionState

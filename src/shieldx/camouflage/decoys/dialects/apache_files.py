@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING
 
 from ..exchanges import DynamicResponse
@@ -15,8 +16,8 @@ from .common import (
     is_number,
     normalize_path,
     percent_decode,
-    single_range,
 )
+from .ranges import apache_multipart, apache_ranges
 
 if TYPE_CHECKING:
     from .apache import ApacheDialect
@@ -56,6 +57,10 @@ _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 _NAME_MAX = 255
 _FORBIDDEN = ("forbidden",)
 _MISSING = ("missing",)
+#: MaxRanges, MaxRangeOverlaps, MaxRangeReversals (httpd's defaults): beyond them, the whole file.
+_MAX_RANGES = 200
+_MAX_OVERLAPS = 20
+_MAX_REVERSALS = 20
 
 
 def host_and_port(value: str) -> tuple[str, int | None] | None:
@@ -101,6 +106,8 @@ class ApacheFiles:
         self.index = [str(n) for n in template.config.get("index", [])]
         self.deflate = frozenset(str(t) for t in template.config.get("deflate_types", []))
         self._gzipped: dict[str, bytes] = {}
+        #: The multipart boundary: a random 64-bit number in hex, fixed for the life of the server process.
+        self.boundary = f"{secrets.randbits(64):x}"
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -194,6 +201,8 @@ class ApacheFiles:
         headers += extra
         if found is not None:
             headers.append(("Content-Type", found.content_type))
+        elif not star and request.target is not None and request.target[0] == "directory":
+            headers.append(("Content-Type", "httpd/unix-directory"))
         return Response(200, d.reason(200), headers, b"", keep_alive=keep)
 
     def _gzip(self, found: StaticFile) -> bytes:
@@ -228,15 +237,32 @@ class ApacheFiles:
             return Response(304, d.reason(304), [*base, *extra], b"", keep_alive=keep)
         body = self._gzip(found) if gzip else found.body
         status, ranged = 200, []
-        wanted = fields.get("range")
-        if wanted is not None and request.line.method != "POST":
-            span = single_range(wanted, len(body))
-            if span is False:
+        ctype = found.content_type
+        wanted = fields.get("range") or fields.get("request-range")
+        if (
+            wanted is not None
+            and wanted[:6].lower() == "bytes="
+            and request.line.method != "POST"
+            and not request.line.http09
+            and self._if_range(fields, mtime, etag, conn.date)
+        ):
+            spans, overlaps, reversals = apache_ranges(wanted, len(body))
+            if spans is False:
                 return d.error(416, request, conn)
-            if isinstance(span, tuple):
+            if isinstance(spans, list) and (
+                len(spans) > _MAX_RANGES or overlaps > _MAX_OVERLAPS or reversals > _MAX_REVERSALS
+            ):
+                spans = None
+            if isinstance(spans, list) and len(spans) == 1:
+                first, last = spans[0]
                 status = 206
-                ranged = [("Content-Range", f"bytes {span[0]}-{span[1]}/{len(body)}")]
-                body = body[span[0] : span[1] + 1]
+                ranged = [("Content-Range", f"bytes {first}-{last}/{len(body)}")]
+                body = body[first : last + 1]
+            elif isinstance(spans, list):
+                status = 206
+                kind = "multipart/x-byteranges" if "range" not in fields else "multipart/byteranges"
+                body = apache_multipart(body, spans, self.boundary, ctype)
+                ctype = f"{kind}; boundary={self.boundary}"
         length = ("Content-Length", str(len(body)))
         if gzip:
             headers = [*base, ("Vary", "Accept-Encoding"), ("Content-Encoding", "gzip"), *ranged]
@@ -248,8 +274,20 @@ class ApacheFiles:
             headers += ranged
         extra, keep = d.connection_headers(request, conn, status, length_known=True)
         headers += extra
-        headers.append(("Content-Type", found.content_type))
+        headers.append(("Content-Type", ctype))
         return d.answer(request, status, headers, body, keep)
+
+    @staticmethod
+    def _if_range(fields: dict[str, str], mtime: int, etag: str, date: str) -> bool:
+        """ap_condition_if_range: a strong ETag equal to ours, or exactly our (old enough) date."""
+        condition = fields.get("if-range")
+        if condition is None:
+            return True
+        if condition.startswith('"'):
+            return condition == etag
+        when = parse_http_date(condition)
+        now = parse_http_date(date)
+        return when is not None and when == mtime and (now is None or mtime < now)
 
     @staticmethod
     def _precondition(fields: dict[str, str], mtime: int, etag: str, date: str) -> int:

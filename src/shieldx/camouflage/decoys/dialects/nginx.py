@@ -64,6 +64,9 @@ class NginxDialect(NginxResponses):
             raise Rejection(400)
         if not target or any(c < 0x21 or c == 0x7F for c in target):
             raise Rejection(400)
+        first = target[0] | 0x20
+        if target[0] != 0x2F and not 0x61 <= first <= 0x7A:
+            raise Rejection(400)  # sw_spaces_before_uri: a path or a scheme, nothing else
         if version is None:
             if method != b"GET":
                 raise Rejection(400, http09=True)
@@ -111,6 +114,26 @@ class NginxDialect(NginxResponses):
             raise Rejection(400, http09=parsed.http09)
         parsed.path = path.decode("latin-1")
         parsed.query = query.decode("latin-1")
+
+    def line_prefix_invalid(self, partial: bytes) -> bool:
+        """sw_start and sw_method: a byte that cannot begin a request is refused at once."""
+        i = 0
+        n = len(partial)
+        while i < n and partial[i] in (0x0D, 0x0A):
+            i += 1
+        start = i
+        while i < n and partial[i] in _METHOD_CHARS:
+            i += 1
+        if i == n:
+            return False
+        if i == start or partial[i] != 0x20:
+            return True
+        while i < n and partial[i] == 0x20:
+            i += 1
+        if i == n:
+            return False
+        first = partial[i] | 0x20
+        return partial[i] != 0x2F and not 0x61 <= first <= 0x7A
 
     def request_line_too_long(self) -> NoReturn:
         """A request line that does not fit a large header buffer is 414."""
@@ -168,7 +191,7 @@ class NginxDialect(NginxResponses):
                 raise Rejection(400)
             if encoding.lower() != "chunked":
                 raise Rejection(501)
-        if line.method == "TRACE":
+        if line.method in ("CONNECT", "TRACE"):
             raise Rejection(405)
         connection = (fields.get("connection") or "").lower()
         if "close" in connection:

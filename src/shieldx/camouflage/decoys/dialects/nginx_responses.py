@@ -8,7 +8,8 @@ from ..httpdate import format_http_date, parse_http_date
 from ..messages import ConnectionState, Request, RequestLine, Response
 from ..templates import StaticFile, Template
 from .base import Dialect
-from .common import chunked, gzip_member, single_range
+from .common import chunked, gzip_member
+from .ranges import nginx_multipart, nginx_ranges
 
 _GZIP_STATUSES = (200, 403, 404)
 
@@ -52,6 +53,8 @@ class NginxResponses(Dialect):
         self.dirs = {"/"} | {f.path[: f.path.rfind("/") + 1] for f in template.files.values()}
         self._gzipped: dict[bytes, bytes] = {}
         self.large_buffers = int(template.section("limits").get("large_buffers", 4))
+        #: ngx_next_temp_number: the multipart boundary counts up per worker process.
+        self.boundaries = 0
 
     def respond(self, request: Request, conn: ConnectionState) -> Response:
         """try_files $uri $uri/ =404, then the index and static modules."""
@@ -102,6 +105,18 @@ class NginxResponses(Dialect):
         return data
 
     def _file(self, found: StaticFile, request: Request, conn: ConnectionState) -> Response:
+        """The static module's answer; its request-body discard sends 100 Continue first."""
+        response = self._static(found, request, conn)
+        expect = request.fields.get("expect")
+        if (
+            expect is not None
+            and expect.lower() == "100-continue"
+            and request.line.version >= (1, 1)
+        ):
+            response.preamble = b"HTTP/1.1 100 Continue\r\n\r\n"
+        return response
+
+    def _static(self, found: StaticFile, request: Request, conn: ConnectionState) -> Response:
         keep = self._keep(request, conn)
         mtime = int(found.mtime)
         last_modified = format_http_date(mtime)
@@ -152,26 +167,41 @@ class NginxResponses(Dialect):
                 http09=request.line.http09,
             )
         status, body, extra = 200, found.body, []
+        ctype_header = ctype
         wanted = request.fields.get("range")
-        if wanted is not None and self._if_range(request, mtime, etag):
-            span = single_range(wanted, len(found.body))
-            if span is False:
+        if (
+            wanted is not None
+            and len(wanted) >= 7
+            and wanted[:6].lower() == "bytes="
+            and self._if_range(request, mtime, etag)
+        ):
+            spans = nginx_ranges(wanted, len(found.body))
+            if spans is False:
                 return self.error(416, request, conn, [("Content-Range", f"bytes */{len(body)}")])
-            if span is not None and not isinstance(span, bool):
-                status, body = 206, body[span[0] : span[1] + 1]
-                extra = [("Content-Range", f"bytes {span[0]}-{span[1]}/{len(found.body)}")]
+            if isinstance(spans, list) and len(spans) == 1:
+                first, last = spans[0]
+                status, body = 206, body[first : last + 1]
+                extra = [("Content-Range", f"bytes {first}-{last}/{len(found.body)}")]
+            elif isinstance(spans, list):
+                self.boundaries += 1
+                boundary = f"{self.boundaries:020d}"
+                status = 206
+                body = nginx_multipart(found.body, spans, boundary, found.content_type)
+                ctype_header = ("Content-Type", f"multipart/byteranges; boundary={boundary}")
+                extra = [("", "")]
+        headers = [
+            *base,
+            ctype_header,
+            ("Content-Length", str(len(body))),
+            ("Last-Modified", last_modified),
+            ("Connection", connection),
+            ("ETag", etag),
+            *(extra or [("Accept-Ranges", "bytes")]),
+        ]
         return Response(
             status,
             self.reason(status),
-            [
-                *base,
-                ctype,
-                ("Content-Length", str(len(body))),
-                ("Last-Modified", last_modified),
-                ("Connection", connection),
-                ("ETag", etag),
-                *(extra or [("Accept-Ranges", "bytes")]),
-            ],
+            [h for h in headers if h[0]],
             body,
             keep_alive=keep,
             send_body=not head,
@@ -206,7 +236,7 @@ class NginxResponses(Dialect):
         condition = request.fields.get("if-range")
         if condition is None:
             return True
-        if condition.startswith('"') or condition.startswith("W/"):
+        if len(condition) >= 2 and condition.endswith('"'):
             return condition == etag
         return parse_http_date(condition) == mtime
 
