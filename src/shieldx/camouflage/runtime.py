@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,6 @@ import structlog
 from shieldx.camouflage.decoys import DecoyServer, DynamicRequest
 from shieldx.camouflage.decoys.listeners import MazeParts, maze_site, open_decoy
 from shieldx.camouflage.honeytokens.service import HoneytokenPlanter, HoneytokenWatcher, Planted
-from shieldx.camouflage.honeytokens.tokens import DecoyTokenSigner, jwt_issuer
 from shieldx.camouflage.maze.markers import MazeKeys, load_decoy_secret
 from shieldx.camouflage.maze.site import CpuBudget, MazeSite, Tarpit
 from shieldx.camouflage.metrics import CamouflageMetrics
@@ -50,6 +51,9 @@ from shieldx.platform.honeytokens import HoneytokenUse
 
 log = structlog.get_logger("shieldx.camouflage")
 CURSOR_STATE_KEY = "honeytoken_use_cursor"
+#: When this install first started: the maze's and bait files' dates are anchored on it.
+ANCHOR_STATE_KEY = "install_anchor"
+_MAX_VIEWERS = 16
 _MAX_SERVED_LOG = 256
 
 
@@ -147,10 +151,12 @@ class CamouflageService:
         )
         self.planter = HoneytokenPlanter(
             ctx.honeytokens,
-            DecoyTokenSigner(issuer=jwt_issuer(ctx.settings)),
             kinds=s.honeytokens.kinds,
             on_planted=self._planted,
+            issuer=s.honeytokens.jwt_issuer,
         )
+        # Sessions that fetched each shared (bait-file) token, newest last, for attribution.
+        self.viewers: OrderedDict[str, list[str]] = OrderedDict()
         self.watcher = HoneytokenWatcher(
             ctx.honeytokens,
             ctx.bus,
@@ -163,6 +169,7 @@ class CamouflageService:
         self.decoys: dict[str, DecoyServer] = {}
         self.ports: dict[str, int] = {}
         self.keys: MazeKeys | None = None
+        self.anchor = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._budget = CpuBudget(s.maze.cpu_budget)
@@ -186,6 +193,11 @@ class CamouflageService:
             )
         )
         self.keys = MazeKeys(secret)
+        self.anchor = float(
+            await anyio.to_thread.run_sync(
+                self.store.put_state_if_absent, ANCHOR_STATE_KEY, str(int(self.clock()))
+            )
+        )
         if self.selector is not None:
             await self.selector.load()
         cursor = await anyio.to_thread.run_sync(self.store.get_state, CURSOR_STATE_KEY)
@@ -219,6 +231,7 @@ class CamouflageService:
             log_generated=self._generated,
             budget=self._budget,
             tarpit=self._tarpit,
+            anchor=self.anchor,
         )
         site = maze_site(spec, self.settings, parts)
         server, port = await open_decoy(
@@ -320,6 +333,13 @@ class CamouflageService:
     def _planted(self, session: LiveSession, planted: list[Planted], path: str) -> None:
         now = self.clock()
         for kind, _value, token_id in planted:
+            seen = self.viewers.setdefault(token_id, [])
+            if session.id not in seen:
+                seen.append(session.id)
+                del seen[:-_MAX_VIEWERS]
+            self.viewers.move_to_end(token_id)
+            while len(self.viewers) > 10_000:
+                self.viewers.popitem(last=False)
             link = {
                 "token_id": token_id,
                 "session_id": session.id,
@@ -342,6 +362,11 @@ class CamouflageService:
             self.metrics.honeytokens_planted.labels(kind=kind).inc()
 
     def _honeytoken_used(self, use: HoneytokenUse) -> None:
+        # A bait file's token is planted for the decoy, not a session: the sessions that
+        # fetched it are the candidates (one in practice; all of them are named).
+        seen_by = list(self.viewers.get(use.token_id, []))
+        if use.session_id is None and len(seen_by) == 1:
+            use = replace(use, session_id=seen_by[0])
         session = self.tracker.get(use.session_id) if use.session_id else None
         if session is not None:
             session.honeytokens_used += 1
@@ -353,6 +378,7 @@ class CamouflageService:
             "location": use.location,
             "source": use.source,
             "session_live": session is not None,
+            "seen_by": seen_by,
         }
         if session is not None:
             fields.update(session_source_ip=session.source_ip, user_agent=session.user_agent)

@@ -8,7 +8,7 @@ sessions or mazes:
   it is expected to append to an in-memory batch that is written elsewhere.
 * a :class:`DynamicContentProvider` is awaited for requests under configured path prefixes (the
   maze, honeytoken pages). It returns a :class:`DynamicResponse` (status, content type, body,
-  optional delay) that the decoy wraps in its template's own header style, or ``None`` to let the
+  optional delay, optional file mtime) that the decoy wraps in its template's own header style, or ``None`` to let the
   template answer as the mimicked server would (usually its 404).
 """
 
@@ -76,6 +76,8 @@ class DynamicRequest:
     query: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    #: The port the client reached (the public port when the decoy sits behind a mapping).
+    local_port: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,9 @@ class DynamicResponse:
     body: bytes = b""
     delay_s: float = 0.0
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
+    #: Set for a file (bait, maze export): the decoy serves it exactly as the mimicked server
+    #: serves a static file with this modification time (validators, ranges, conditionals).
+    mtime: float | None = None
 
 
 class DynamicContentProvider(Protocol):

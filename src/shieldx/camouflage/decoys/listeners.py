@@ -31,6 +31,8 @@ class MazeParts:
     log_generated: LogGenerated
     budget: CpuBudget
     tarpit: Tarpit
+    #: The install's own time: the newest date the maze and bait files show.
+    anchor: float = 0.0
 
 
 def maze_site(spec: DecoySpec, settings: CamouflageSettings, parts: MazeParts) -> MazeSite:
@@ -52,6 +54,7 @@ def maze_site(spec: DecoySpec, settings: CamouflageSettings, parts: MazeParts) -
             tarpit=(maze.tarpit_min_delay.total_seconds(), maze.tarpit_max_delay.total_seconds()),
             robots_txt=maze.robots_txt,
             bait_paths=tuple(settings.honeytokens.bait_paths),
+            anchor=parts.anchor,
         ),
         keys=parts.keys,
         synthesizer=parts.synthesizer,
@@ -85,6 +88,8 @@ async def open_decoy(
         max_header_line=limits.header_line or None,
         max_header_count=limits.header_count or None,
         max_body=limits.body or None,
+        install_seed=site.keys.seed(spec.name, "install"),
+        install_anchor=site.anchor,
     )
     host = spec.host or default_host
     server = DecoyServer(

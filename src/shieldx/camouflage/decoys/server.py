@@ -55,6 +55,10 @@ class DecoyOptions:
     max_header_count: int | None = None
     max_body: int | None = None
     clock: HttpDateClock = field(default_factory=HttpDateClock)
+    #: Per-install seed and time: the default pages' mtimes (and so ETags) are this install's
+    #: own (Template.installed); None serves the template's packaged dates.
+    install_seed: bytes | None = None
+    install_anchor: float = 0.0
 
 
 class DecoySite:
@@ -148,6 +152,10 @@ class DecoyServer:
             start_serving=False,
         )
         self.port = int(server.sockets[0].getsockname()[1])
+        if self.options.install_seed is not None:
+            self.template = self.template.installed(
+                self.options.install_seed, self.options.install_anchor
+            )
         dialect = build_dialect(
             self.template,
             server_name=self.options.server_name,

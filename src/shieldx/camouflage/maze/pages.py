@@ -206,35 +206,28 @@ def listing(path: str, entries: Sequence[Entry], server: Server) -> DynamicRespo
     return DynamicResponse(200, "text/html", nginx_listing(path, entries))
 
 
-def redirect(location: str, server: Server) -> DynamicResponse:
-    """A 302 to LOCATION with the body each server sends with one."""
+def redirect(location: str, server: Server, status: int = 302) -> DynamicResponse:
+    """A redirect to LOCATION (absolute) with the body each server sends with one.
+
+    nginx and httpd pages come from the dialect (it writes their canned redirect pages, with
+    the Location in its place among the headers); IIS and Tomcat bodies are written here.
+    """
     where = html.escape(location)
-    config = server.config
     headers = (("Location", location),)
-    if server.flavor == "nginx":
-        pages: Mapping[Any, Any] = config.get("error_pages") or {}
-        body = str(pages.get(302, "")) + str(config.get("error_tail", ""))
-        return DynamicResponse(302, "text/html", body.encode(), extra_headers=headers)
-    if server.flavor == "apache":
-        signature = (
-            str(config.get("signature", ""))
-            .replace("${host}", server.host)
-            .replace("${port}", str(server.port))
-        )
-        body = (
-            '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
-            "<title>302 Found</title>\n</head><body>\n<h1>Found</h1>\n"
-            f'<p>The document has moved <a href="{where}">here</a>.</p>\n<hr>\n'
-            f"<address>{signature}</address>\n</body></html>\n"
-        )
-        return DynamicResponse(302, "text/html; charset=iso-8859-1", body.encode(), 0.0, headers)
+    if server.flavor in ("nginx", "apache"):
+        return DynamicResponse(status, "text/html", b"", extra_headers=headers)
     if server.flavor == "iis":
         body = (
             "<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>"
             f'This document may be found <a HREF="{where}">here</a></body>'
         )
-        return DynamicResponse(302, "text/html; charset=UTF-8", body.encode(), 0.0, headers)
-    return DynamicResponse(302, "text/html;charset=UTF-8", b"", 0.0, headers)
+        return DynamicResponse(status, "text/html; charset=UTF-8", body.encode(), 0.0, headers)
+    return DynamicResponse(status, "text/html;charset=UTF-8", b"", 0.0, headers)
+
+
+def moved(location: str, server: Server) -> DynamicResponse:
+    """A directory asked for without its slash: 301 to LOCATION."""
+    return redirect(location, server, 301)
 
 
 def robots_txt(prefixes: Sequence[str]) -> DynamicResponse:

@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from ..exchanges import DynamicResponse
 from ..messages import ConnectionState, Rejection, Request, RequestLine, Response
-from ..templates import PageTemplate, Template
+from ..templates import PageTemplate, StaticFile, Template
 from .apache_files import ApacheFiles, host_and_port
 from .base import NO_BODY, BodyFraming, Dialect
 from .common import TOKEN_CHARS, html_escape, is_number
@@ -28,6 +28,7 @@ _SLOTS = (
     "notes",
     "admin",
     "expect",
+    "location",
 )
 
 
@@ -241,6 +242,7 @@ class ApacheDialect(Dialect):
         line: RequestLine | None = None,
         notes: str = "",
         allow: str | None = None,
+        location: str | None = None,
     ) -> Response:
         """ap_send_error_response: the canned page with the server signature."""
         line = request.line if request is not None else line
@@ -258,6 +260,7 @@ class ApacheDialect(Dialect):
             "expect": html_escape(request.fields.get("expect", "")) if request else "",
             "host": html_escape(host),
             "port": str(port),
+            "location": html_escape(location or ""),
         }
         values["message"] = self.messages[status].render(values).decode("latin-1")
         values["signature"] = self.signature.render(values).decode("latin-1")
@@ -265,6 +268,8 @@ class ApacheDialect(Dialect):
         head = line is not None and line.method == "HEAD"
         http09 = line is not None and line.http09
         headers = [("Date", conn.date), ("Server", self.server_header)]
+        if location is not None:
+            headers.append(("Location", location))
         if allow is not None:
             headers.append(("Allow", allow))
         chunk = status == 416 and line is not None and line.version >= (1, 1)
@@ -312,6 +317,18 @@ class ApacheDialect(Dialect):
             return None
         return self.error(408, request, conn, line=line)
 
+    def static(self, request: Request, found: StaticFile, conn: ConnectionState) -> Response:
+        """An existing file under the DocumentRoot, through the core's and handler's checks."""
+        if not request.problem:
+            request.target = ("file", found)
+        return self.files.respond(request, conn)
+
     def dynamic(self, request: Request, page: DynamicResponse, conn: ConnectionState) -> Response:
-        """A generated page with httpd's header order (as mod_php or a CGI would get)."""
+        """A generated page with httpd's header order (as mod_php or a CGI would get).
+
+        A redirect without a body gets httpd's canned page (as mod_dir's 301 does).
+        """
+        location = dict(page.extra_headers).get("Location")
+        if location is not None and not page.body and page.status in self.messages:
+            return self.error(page.status, request, conn, location=location)
         return self.files.dynamic(request, page, conn)

@@ -105,7 +105,7 @@ class ApacheFiles:
         self.dirs = {str(d) for d in template.config.get("directories", ["/"])}
         self.index = [str(n) for n in template.config.get("index", [])]
         self.deflate = frozenset(str(t) for t in template.config.get("deflate_types", []))
-        self._gzipped: dict[str, bytes] = {}
+        self._gzipped: dict[tuple[str, float, int], bytes] = {}
         #: The multipart boundary: a random 64-bit number in hex, fixed for the life of the server process.
         self.boundary = f"{secrets.randbits(64):x}"
 
@@ -200,16 +200,19 @@ class ApacheFiles:
         extra, keep = d.connection_headers(request, conn, 200, length_known=True)
         headers += extra
         if found is not None:
-            headers.append(("Content-Type", found.content_type))
+            headers += _content_type(found.content_type)
         elif not star and request.target is not None and request.target[0] == "directory":
             headers.append(("Content-Type", "httpd/unix-directory"))
         return Response(200, d.reason(200), headers, b"", keep_alive=keep)
 
     def _gzip(self, found: StaticFile) -> bytes:
-        cached = self._gzipped.get(found.path)
+        key = (found.path, found.mtime, len(found.body))
+        cached = self._gzipped.get(key)
         if cached is None:
             cached = gzip_member(found.body, level=6, wbits=15, memlevel=9, xfl=0)
-            self._gzipped[found.path] = cached
+            if len(self._gzipped) >= 256:
+                self._gzipped.clear()
+            self._gzipped[key] = cached
         return cached
 
     def _file(self, found: StaticFile, request: Request, conn: ConnectionState) -> Response:
@@ -230,7 +233,7 @@ class ApacheFiles:
         precondition = self._precondition(fields, mtime, etag, conn.date)
         if precondition == 412:
             extra, keep = d.connection_headers(request, conn, 412, length_known=True)
-            headers = [*base, ("Content-Length", "0"), *extra, ("Content-Type", found.content_type)]
+            headers = [*base, ("Content-Length", "0"), *extra, *_content_type(found.content_type)]
             return Response(412, d.reason(412), headers, b"", keep_alive=keep)
         if precondition == 304:
             extra, keep = d.connection_headers(request, conn, 304, length_known=True)
@@ -274,7 +277,7 @@ class ApacheFiles:
             headers += ranged
         extra, keep = d.connection_headers(request, conn, status, length_known=True)
         headers += extra
-        headers.append(("Content-Type", ctype))
+        headers += _content_type(ctype)
         return d.answer(request, status, headers, body, keep)
 
     @staticmethod
@@ -330,6 +333,11 @@ class ApacheFiles:
         headers += extra
         headers.append(("Content-Type", ctype))
         return d.answer(request, page.status, headers, body, keep)
+
+
+def _content_type(value: str) -> list[tuple[str, str]]:
+    """The Content-Type header, or none for a file mod_mime has no type for."""
+    return [("Content-Type", value)] if value else []
 
 
 def _tags(value: str) -> list[str]:

@@ -14,7 +14,7 @@ from typing import ClassVar, NoReturn
 
 from ..exchanges import DynamicResponse
 from ..messages import ConnectionState, Rejection, Request, RequestLine, Response
-from ..templates import Template
+from ..templates import StaticFile, Template
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +175,15 @@ class Dialect(ABC):
     ) -> Response:
         """The answer to a malformed or oversized body (the head was accepted)."""
         return self.reject(rejection.status, rejection.variant, request.line, conn)
+
+    def static(self, request: Request, found: StaticFile, conn: ConnectionState) -> Response:
+        """Serve FOUND as a file of the document root (a provider's bait or maze file).
+
+        The default wraps it like a generated page; dialects that model their static handler
+        answer with its validators, ranges, conditionals and method rules.
+        """
+        page = DynamicResponse(200, found.content_type, found.body)
+        return self.dynamic(request, page, conn)
 
     def internal_error(self, line: RequestLine | None, conn: ConnectionState) -> Response:
         """The server's answer when something breaks while handling a request."""

@@ -76,6 +76,12 @@ class NginxResponses(Dialect):
             return self.error(405, request, conn)
         return self._file(found, request, conn)
 
+    def static(self, request: Request, found: StaticFile, conn: ConnectionState) -> Response:
+        """An existing file under the root: 405 for other methods, else the static module."""
+        if request.line.method not in ("GET", "HEAD"):
+            return self.error(405, request, conn)
+        return self._file(found, request, conn)
+
     def _keep(self, request: Request, conn: ConnectionState) -> bool:
         return request.keep_alive and conn.served < self.keepalive_requests
 
@@ -249,6 +255,7 @@ class NginxResponses(Dialect):
         *,
         keep_alive: bool | None = None,
         line: RequestLine | None = None,
+        location: str | None = None,
     ) -> Response:
         """ngx_http_special_response_handler: nginx's built-in page for a status."""
         line = request.line if request is not None else line
@@ -276,6 +283,8 @@ class NginxResponses(Dialect):
                 body = chunked([self._gzip(body)])
         else:
             headers += [("Content-Type", "text/html"), ("Content-Length", str(len(body)))]
+        if location is not None:
+            headers.append(("Location", location))
         headers.append(("Connection", "keep-alive" if keep_alive else "close"))
         if gzip:
             headers.append(("Content-Encoding", "gzip"))
@@ -299,7 +308,13 @@ class NginxResponses(Dialect):
         return response
 
     def dynamic(self, request: Request, page: DynamicResponse, conn: ConnectionState) -> Response:
-        """A generated page with nginx's header order (as for a proxied or FastCGI answer)."""
+        """A generated page with nginx's header order (as for a proxied or FastCGI answer).
+
+        A redirect without a body gets nginx's own page, as the static module sends it.
+        """
+        location = dict(page.extra_headers).get("Location")
+        if location is not None and not page.body and page.status in self.error_heads:
+            return self.error(page.status, request, conn, location=location)
         keep = self._keep(request, conn)
         headers = [("Server", self.server_header), ("Date", conn.date)]
         headers.append(("Content-Type", page.content_type))
