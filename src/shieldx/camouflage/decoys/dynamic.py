@@ -29,6 +29,7 @@ def dynamic_request(protocol: DecoyProtocol, request: Request) -> DynamicRequest
         headers=tuple(request.headers),
         body=request.body,
         local_port=protocol.site.options.public_port or protocol.conn.local_port,
+        local_host=protocol.conn.local_host,
     )
 
 

@@ -78,6 +78,8 @@ class DynamicRequest:
     body: bytes
     #: The port the client reached (the public port when the decoy sits behind a mapping).
     local_port: int = 0
+    #: The address the client reached.
+    local_host: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,3 +101,4 @@ class ConnectionState:
     served: int = 0
     server_name: str = "localhost"
     extra: dict[str, object] = field(default_factory=dict)
+    local_host: str = ""

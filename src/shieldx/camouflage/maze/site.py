@@ -289,18 +289,29 @@ class MazeSite:
         return mtime + self._rng("usec:" + path).randint(0, 999_999) / 1_000_000
 
     def absolute(self, request: DynamicRequest, path: str) -> str:
-        """PATH as an absolute URL on the host the client asked for (as the servers write it)."""
-        host = ""
+        """PATH as an absolute URL, named as the mimicked server names itself.
+
+        nginx: the Host's name (else the address the client reached) and the local port;
+        httpd (UseCanonicalName Off): the Host's name and port (else ServerName and the local
+        port); the others: the Host header as sent.
+        """
+        host_header = ""
         for name, value in request.headers:
             if name.lower() == "host":
-                host = value.strip()
+                host_header = value.strip()
                 break
-        if self.server.flavor in ("nginx", "apache"):
-            host = host.rsplit(":", 1)[0] if host and not host.endswith("]") else host
-        host = host or self.server.host
         port = request.local_port or self.server.port
-        if ":" in host and not host.endswith("]"):
-            return f"http://{host}{path}"
+        name, colon, given = host_header.rpartition(":")
+        if not colon or host_header.endswith("]"):
+            name, given = host_header, ""
+        if self.server.flavor == "nginx":
+            host = name or request.local_host or self.server.host
+        elif self.server.flavor == "apache":
+            host = name or self.server.host
+            port = int(given) if given.isdigit() else port
+        else:
+            suffix = "" if port == 80 else f":{port}"
+            return f"http://{host_header or self.server.host + suffix}{path}"
         return f"http://{host}{path}" if port == 80 else f"http://{host}:{port}{path}"
 
     async def directory_redirect(self, request: DynamicRequest) -> DynamicResponse | None:

@@ -164,12 +164,14 @@ def nginx_multipart(
 def apache_multipart(
     body: bytes, spans: list[tuple[int, int]], boundary: str, content_type: str
 ) -> bytes:
-    """ap_byterange_filter's body (httpd writes the part headers in lower case after '-')."""
+    """ap_byterange_filter's body (httpd writes the part headers in lower case after '-', and
+    no type line for a file without a type)."""
     size = len(body)
+    type_line = f"Content-type: {content_type}\r\n" if content_type else ""
     out = []
     for first, last in spans:
         out.append(
-            f"\r\n--{boundary}\r\nContent-type: {content_type}\r\n"
+            f"\r\n--{boundary}\r\n{type_line}"
             f"Content-range: bytes {first}-{last}/{size}\r\n\r\n".encode("latin-1")
         )
         out.append(body[first : last + 1])
