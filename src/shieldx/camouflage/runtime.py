@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import socket
 import time
 from collections import OrderedDict
@@ -23,8 +24,9 @@ import anyio.to_thread
 import numpy as np
 import structlog
 
-from shieldx.camouflage.decoys import DecoyServer, DynamicRequest
+from shieldx.camouflage.decoys import DecoyServer, DynamicRequest, load_template
 from shieldx.camouflage.decoys.listeners import MazeParts, maze_site, open_decoy
+from shieldx.camouflage.decoys.tls import server_context, snakeoil
 from shieldx.camouflage.honeytokens.service import HoneytokenPlanter, HoneytokenWatcher, Planted
 from shieldx.camouflage.maze.markers import MazeKeys, load_decoy_secret
 from shieldx.camouflage.maze.site import CpuBudget, MazeSite, Tarpit
@@ -234,16 +236,35 @@ class CamouflageService:
             anchor=self.anchor,
         )
         site = maze_site(spec, self.settings, parts)
+        tls = None
+        if spec.tls:
+            cert, key = await anyio.to_thread.run_sync(self._certificate, spec)
+            flavor = load_template(spec.template).info.dialect
+            tls = server_context(flavor, cert, key)
         server, port = await open_decoy(
             spec,
             settings=self.settings,
             default_host=self.ctx.settings.server.host,
             site=site,
             observer=self.recorder.observe,
+            tls=tls,
         )
         self.ports[spec.name] = port
         self.decoys[spec.name] = server
         self.sites[spec.name] = site
+
+    def _certificate(self, spec: DecoySpec) -> tuple[bytes, bytes]:
+        """The decoy's certificate and key: made once per install (stored sealed), then kept."""
+        name = f"{spec.name}\0{spec.server_name}".encode()
+        state_key = "tls:" + hashlib.sha256(name).hexdigest()[:32]
+        context = "camouflage.decoy_tls"
+        sealed = self.store.get_state(state_key)
+        if sealed is None:
+            cert, key = snakeoil(spec.server_name, not_before=self.anchor)
+            fresh = self.ctx.keyring.encrypt(cert + b"\0" + key, context)
+            sealed = self.store.put_state_if_absent(state_key, fresh)
+        cert, _, key = self.ctx.keyring.decrypt(sealed, context).partition(b"\0")
+        return cert, key
 
     async def stop(self) -> None:
         """Close the listeners, write out every session and event, stop the background work."""

@@ -43,6 +43,9 @@ class DecoySpec(Section):
     public_port: int | None = Field(None, ge=1, le=65535)
     # Maze prefixes for this decoy; None takes camouflage.maze.prefixes.
     maze_prefixes: list[str] | None = None
+    # HTTPS: a self-signed certificate for server_name (like Debian's snakeoil, made once
+    # per install and decoy), the mimicked server's default TLS settings, JA4 in the events.
+    tls: bool = False
 
     @field_validator("name")
     @classmethod

@@ -54,6 +54,8 @@ class DecoyExchange:
     malformed: bool
     reason: str = ""
     connection_requests: int = 1
+    #: The JA4 fingerprint of the client's TLS ClientHello (HTTPS decoys; "" otherwise).
+    ja4: str = ""
 
 
 class ExchangeObserver(Protocol):

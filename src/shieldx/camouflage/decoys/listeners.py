@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 from shieldx.camouflage.decoys import DecoyOptions, DecoyServer, ExchangeObserver, load_template
@@ -74,6 +75,7 @@ async def open_decoy(
     default_host: str,
     site: MazeSite,
     observer: ExchangeObserver,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[DecoyServer, int]:
     """Start SPEC's listener with its maze and the configured caps; returns it and its port."""
     limits = settings.limits
@@ -90,6 +92,7 @@ async def open_decoy(
         max_body=limits.body or None,
         install_seed=site.keys.seed(spec.name, "install"),
         install_anchor=site.anchor,
+        tls=tls,
     )
     host = spec.host or default_host
     server = DecoyServer(

@@ -102,3 +102,4 @@ class ConnectionState:
     server_name: str = "localhost"
     extra: dict[str, object] = field(default_factory=dict)
     local_host: str = ""
+    ja4: str = ""

@@ -64,6 +64,7 @@ class DecoyProtocol(asyncio.Protocol):
         self.conn.peer_host, self.conn.peer_port = str(peer[0]), int(peer[1])
         self.conn.local_port = int(sock[1])
         self.conn.local_host = str(sock[0])
+        self.conn.ja4 = str(self.transport.get_extra_info("ja4") or "")
         self.conn.server_name = self.site.server_name
         stats = self.site.stats
         stats.connections += 1

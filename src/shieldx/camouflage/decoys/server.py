@@ -14,6 +14,7 @@ package), never runs or evaluates what it receives and never opens outbound conn
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass, field, replace
 
 from .dialects import Dialect, build_dialect
@@ -22,6 +23,7 @@ from .exchanges import DecoyStats, DynamicContentProvider, ExchangeObserver
 from .httpdate import HttpDateClock
 from .protocol import DecoyProtocol
 from .templates import Template, load_template
+from .tls import TlsShim
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class DecoyOptions:
     #: own (Template.installed); None serves the template's packaged dates.
     install_seed: bytes | None = None
     install_anchor: float = 0.0
+    #: Speak TLS with this context (tls.server_context); None: plain HTTP.
+    tls: ssl.SSLContext | None = None
 
 
 class DecoySite:
@@ -143,8 +147,16 @@ class DecoyServer:
             raise RuntimeError(f"decoy {self.name} is already started")
         loop = asyncio.get_running_loop()
         site_box: list[DecoySite] = []
+        tls = self.options.tls
+
+        def protocol() -> asyncio.Protocol:
+            site = site_box[0]
+            if tls is None:
+                return DecoyProtocol(site)
+            return TlsShim(tls, DecoyProtocol(site), handshake_timeout=site.timeouts.header)
+
         server = await loop.create_server(
-            lambda: DecoyProtocol(site_box[0]),
+            protocol,
             self.host,
             self.port,
             backlog=self.options.backlog,

@@ -125,6 +125,7 @@ class ReconRecorder:
             malformed=exchange.malformed,
             reason=exchange.reason,
             via="decoy",
+            ja4=exchange.ja4,
         )
 
     def cap_headers(self, headers: Headers) -> tuple[Headers, bool]:
@@ -161,6 +162,7 @@ class ReconRecorder:
         reason: str,
         via: str,
         session_id: str | None = None,
+        ja4: str = "",
     ) -> str:
         """Record one request; returns the id of the session it joined."""
         caps = self.caps
@@ -224,6 +226,8 @@ class ReconRecorder:
                 "attack_types": verdict.attack_types,
                 "maze_depth": depth,
                 "via": via,
+                # The client's TLS fingerprint on an HTTPS decoy ("" over plain HTTP).
+                "ja4": ja4,
             },
         )
         self.writer.submit_event(at, event)
