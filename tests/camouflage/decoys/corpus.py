@@ -303,6 +303,15 @@ CORPUS += [
     ("get-index-trailing-dot", _get("/index.html.")),
     ("get-icons-missing", _get("/icons/nope.gif")),
     ("head-png", _get("/icons/openlogo-75.png", method="HEAD")),
+    ("get-icon-blank", _get("/icons/blank.gif")),
+    ("get-icon-folder", _get("/icons/folder.gif")),
+    ("get-icon-back-range", _get("/icons/back.gif", "Range: bytes=0-5")),
+    (
+        "get-icon-text-ims",
+        _get("/icons/text.gif", "If-Modified-Since: Mon, 01 Jan 2035 00:00:00 GMT"),
+    ),
+    ("head-icon-unknown", _get("/icons/unknown.gif", method="HEAD")),
+    ("get-icon-compressed-gzip", _get("/icons/compressed.gif", "Accept-Encoding: gzip")),
     # pipelining
     (
         "pipelined-5",
