@@ -138,3 +138,21 @@ def test_the_certificate_is_plausible() -> None:
     assert int(cert.not_valid_before_utc.timestamp()) == NOT_BEFORE
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 3650
     assert cert.not_valid_before_utc.timestamp() < time.time()
+
+
+def test_nmap_ssl_scripts_see_the_certificate_and_tls12_13_ciphers(
+    tls_decoy: tuple[DecoyServer, Recorder],
+) -> None:
+    require_tool("nmap", "nmap")
+    server, _ = tls_decoy
+    out = subprocess.run(
+        ["nmap", "-Pn", "-n", "-p", str(server.port), "--script", "ssl-cert,ssl-enum-ciphers",
+         "127.0.0.1"],
+        capture_output=True, timeout=120, check=False,
+    ).stdout.decode()  # fmt: skip
+    assert f"Subject: commonName={HOST}" in out
+    assert "TLSv1.2:" in out and "TLSv1.3:" in out
+    assert "TLSv1.0:" not in out and "TLSv1.1:" not in out
+    # nginx's ssl_prefer_server_ciphers on: the server's order wins in TLS 1.2.
+    assert "cipher preference: server" in out
+    assert "_NULL_" not in out and "_anon_" not in out and "least strength: A" in out
