@@ -100,7 +100,13 @@ def _real_nginx(root: Path, port: int) -> subprocess.Popen[bytes]:
 def latency_against_nginx(decoy_port: int, count: int) -> dict[str, Any]:
     """The decoy's and a real nginx's sequential latency, and their ratio (tell 6)."""
     decoy = sequential_latency(decoy_port, count)
-    report: dict[str, Any] = {"requests": count, "decoy": decoy, "nginx": None, "ratio_p50": None}
+    report: dict[str, Any] = {
+        "requests": count,
+        "decoy_requests": count,
+        "decoy": decoy,
+        "nginx": None,
+        "ratio_p50": None,
+    }
     if not NGINX.exists() or not NGINX_PAGE.exists():
         return report
     with tempfile.TemporaryDirectory(prefix="shieldx-bench-nginx-") as tmp:
@@ -113,7 +119,12 @@ def latency_against_nginx(decoy_port: int, count: int) -> dict[str, Any]:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    report.update(decoy=decoy, nginx=real, ratio_p50=round(decoy["p50_ms"] / real["p50_ms"], 2))
+    report.update(
+        decoy=decoy,
+        nginx=real,
+        ratio_p50=round(decoy["p50_ms"] / real["p50_ms"], 2),
+        decoy_requests=2 * count,
+    )
     return report
 
 
@@ -191,17 +202,18 @@ def camouflage_bench(
             pid = server.process.pid
             rss_before = rss_mb(pid)
             url = f"http://127.0.0.1:{decoy_port}/"
-            latency = (
+            latency: dict[str, Any] = (
                 latency_against_nginx(decoy_port, 2000)
                 if template.startswith("nginx")
-                else {"decoy": sequential_latency(decoy_port, 2000)}
+                else {"decoy": sequential_latency(decoy_port, 2000), "decoy_requests": 2000}
             )
             cpu_before = cpu_seconds(pid)
             measured = run_load(
                 url, connections=connections, duration=duration, threads=threads, tool=tool
             )
             cpu_used = cpu_seconds(pid) - cpu_before
-            total = measured.requests
+            # The latency probe's requests are recorded too: count them in the total.
+            total = measured.requests + int(latency["decoy_requests"])
             soak_runs = 0
             while total < min_requests and soak_runs < 20:
                 remaining = (min_requests - total) / max(measured.rps, 1.0)
