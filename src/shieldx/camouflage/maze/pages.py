@@ -9,6 +9,7 @@ bodies in the server's own headers.
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 from shieldx.camouflage.decoys import DynamicResponse
+from shieldx.camouflage.maze.catalog import content_type
 
+_DIGITS = re.compile(r"(\d+)")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -85,14 +88,20 @@ def _apache_size(size: int) -> str:
 
 
 def _apache_icon(entry: Entry) -> tuple[str, str]:
+    """Debian's autoindex.conf, first match wins: by type (text/*), then by name, else default."""
     if entry.is_dir:
         return "folder.gif", "[DIR]"
-    ext = entry.name.rsplit(".", 1)[-1].lower()
-    if ext in ("gz", "zip", "tgz", "tar"):
-        return "compressed.gif", "   "
-    if ext in ("txt", "log", "csv", "sql", "yml", "json", "properties", "env"):
+    kind = content_type("apache", entry.name)
+    if kind.startswith("text/"):
         return "text.gif", "[TXT]"
-    return "unknown.gif", "   "
+    if entry.name.endswith((".Z", ".z", ".tgz", ".gz", ".zip")):
+        return "compressed.gif", "[   ]"
+    return "unknown.gif", "[   ]"
+
+
+def _version_key(name: str) -> list[tuple[int, int | str]]:
+    """VersionSort: digit runs compare as numbers, the rest byte by byte."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(name) if part]
 
 
 def apache_listing(path: str, entries: Sequence[Entry], server: Server) -> bytes:
@@ -106,7 +115,8 @@ def apache_listing(path: str, entries: Sequence[Entry], server: Server) -> bytes
         .replace("${port}", str(server.port))
     )
     out = [
-        '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2 Final//EN">\n<html>\n <head>\n',
+        '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n'
+        "<html>\n <head>\n",
         f"  <title>Index of {title}</title>\n </head>\n <body>\n<h1>Index of {title}</h1>\n",
         '  <table>\n   <tr><th valign="top"><img src="/icons/blank.gif" alt="[ICO]"></th>'
         '<th><a href="?C=N;O=D">Name</a></th><th><a href="?C=M;O=A">Last modified</a></th>'
@@ -116,7 +126,7 @@ def apache_listing(path: str, entries: Sequence[Entry], server: Server) -> bytes
         f'<td><a href="{quote(parent)}">Parent Directory</a></td><td>&nbsp;</td>'
         '<td align="right">  - </td><td>&nbsp;</td></tr>\n',
     ]
-    for e in entries:
+    for e in sorted(entries, key=lambda e: _version_key(e.name)):  # no FoldersFirst
         icon, alt = _apache_icon(e)
         t = _gm(e.mtime)
         date = f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}  "

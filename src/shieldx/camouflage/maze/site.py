@@ -262,9 +262,8 @@ class MazeSite:
         started = time.perf_counter()
         if is_dir:
             window = self._window_of(prefix, logical, marked)
-            page = maze_pages.listing(
-                request.path, self.entries(logical, window, marked), self.server
-            )
+            entries = self.entries(logical, window, marked)
+            page = maze_pages.listing(request.path, entries, self._as_seen(request))
         else:
             assert kind is not None
             body = await self._file(session, kind, logical, marked, mtime)
@@ -313,6 +312,17 @@ class MazeSite:
             suffix = "" if port == 80 else f":{port}"
             return f"http://{host_header or self.server.host + suffix}{path}"
         return f"http://{host}{path}" if port == 80 else f"http://{host}:{port}{path}"
+
+    def _as_seen(self, request: DynamicRequest) -> maze_pages.Server:
+        """The server as a page names it: httpd's signature takes the Host's name and port."""
+        if self.server.flavor != "apache":
+            return self.server
+        host_header = next((v.strip() for n, v in request.headers if n.lower() == "host"), "")
+        name, colon, given = host_header.rpartition(":")
+        if not colon or host_header.endswith("]"):
+            name, given = host_header, ""
+        port = int(given) if given.isdigit() else request.local_port or self.server.port
+        return replace(self.server, host=name or self.server.host, port=port)
 
     async def directory_redirect(self, request: DynamicRequest) -> DynamicResponse | None:
         """A maze prefix without its slash: 301 to the directory, as for any directory."""

@@ -240,3 +240,26 @@ def test_a_maze_prefix_without_its_slash_moves_like_a_real_directory(pair: Pair)
         real = exchange(pair.real.port, raw)
         decoy = exchange(pair.decoy_port, raw)
         assert normalize(decoy.data) == normalize(real.data), (raw, decoy.data, real.data)
+
+
+def test_an_apache_maze_listing_matches_mod_autoindex(
+    own_apache: RealServer, decoy_host: DecoyHost, platform_ctx: PlatformContext
+) -> None:
+    for pair in _pair("apache", own_apache, decoy_host, platform_ctx):
+        root = _marked_root(pair)
+        session = pair.site.keys.session_of(root.split("/")[2]) or ""
+        window = pair.site.root_window("/backup/")
+        entries = pair.site.entries("/backup/", window, session)
+        base = pair.real.root / "html" / root.strip("/")
+        for entry in entries:
+            if entry.is_dir:
+                (base / entry.name).mkdir(parents=True, exist_ok=True)
+                (base / entry.name).chmod(0o755)
+                os.utime(base / entry.name, (entry.mtime, entry.mtime))
+            else:
+                _place(pair.real.root, root + entry.name, b"x" * entry.size, entry.mtime)
+        request = f"GET {root} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        real = exchange(pair.real.port, request)
+        decoy = exchange(pair.decoy_port, request)
+        got, want = normalize(decoy.data).decode(), normalize(real.data).decode()
+        assert got == want
