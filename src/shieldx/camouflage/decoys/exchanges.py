@@ -96,6 +96,8 @@ class DynamicResponse:
     #: Set for a file (bait, maze export): the decoy serves it exactly as the mimicked server
     #: serves a static file with this modification time (validators, ranges, conditionals).
     mtime: float | None = None
+    #: False for a page a server module writes as it goes (nginx's autoindex): sent chunked.
+    length_known: bool = True
 
 
 class DynamicContentProvider(Protocol):

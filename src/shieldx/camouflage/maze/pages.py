@@ -213,7 +213,7 @@ def listing(path: str, entries: Sequence[Entry], server: Server) -> DynamicRespo
     if server.flavor == "tomcat":
         body = tomcat_listing(path, entries, server)
         return DynamicResponse(200, "text/html;charset=UTF-8", body)
-    return DynamicResponse(200, "text/html", nginx_listing(path, entries))
+    return DynamicResponse(200, "text/html", nginx_listing(path, entries), length_known=False)
 
 
 def redirect(location: str, server: Server, status: int = 302) -> DynamicResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -263,3 +264,54 @@ def test_an_apache_maze_listing_matches_mod_autoindex(
         decoy = exchange(pair.decoy_port, request)
         got, want = normalize(decoy.data).decode(), normalize(real.data).decode()
         assert got == want
+
+
+def _start_nginx_autoindex(root: Path, *, mtime: int) -> RealServer:
+    """Debian's nginx with `autoindex on` (what a decoy with a maze stands for)."""
+    port = realservers.free_port()
+    html = realservers._docroot(
+        root, realservers.NGINX_DEFAULT_PAGE, "index.nginx-debian.html", mtime
+    )
+    conf = root / "nginx.conf"
+    text = realservers.nginx_config(root, port, html)
+    conf.write_text(
+        text.replace(
+            "try_files $uri $uri/ =404;", "try_files $uri $uri/ =404;\n            autoindex on;"
+        )
+    )
+    proc = subprocess.Popen(
+        [str(realservers.NGINX), "-p", str(root), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    realservers.wait_listening(port, proc)
+    return RealServer("nginx", port, proc, root)
+
+
+def test_an_nginx_maze_listing_matches_autoindex(
+    decoy_host: DecoyHost, platform_ctx: PlatformContext
+) -> None:
+    require_tool(str(realservers.NGINX), "nginx-light")
+    for real in _real(_start_nginx_autoindex, "shieldx-nginx-autoindex-"):
+        for pair in _pair("nginx", real, decoy_host, platform_ctx):
+            root = _marked_root(pair)
+            session = pair.site.keys.session_of(root.split("/")[2]) or ""
+            entries = pair.site.entries("/backup/", pair.site.root_window("/backup/"), session)
+            base = pair.real.root / "html" / root.strip("/")
+            for entry in entries:
+                if entry.is_dir:
+                    (base / entry.name).mkdir(parents=True, exist_ok=True)
+                    (base / entry.name).chmod(0o755)
+                    os.utime(base / entry.name, (entry.mtime, entry.mtime))
+                else:
+                    _place(pair.real.root, root + entry.name, b"x" * entry.size, entry.mtime)
+            for request in (
+                f"GET {root} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+                f"GET {root} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n".encode(),
+                f"GET {root} HTTP/1.0\r\n\r\n".encode(),
+                f"HEAD {root} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+            ):
+                got = normalize(exchange(pair.decoy_port, request).data).decode("latin-1")
+                want = normalize(exchange(pair.real.port, request).data).decode("latin-1")
+                assert got == want

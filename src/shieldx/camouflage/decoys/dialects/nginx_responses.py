@@ -95,18 +95,19 @@ class NginxResponses(Dialect):
             and _accepts_gzip(encoding)
         )
 
-    def _gzip(self, body: bytes) -> bytes:
-        cached = self._gzipped.get(body)
+    def _gzip(self, body: bytes, *, length_known: bool = True) -> bytes:
+        """ngx_http_gzip_filter: the window shrinks to a known length (not for a stream)."""
+        cached = self._gzipped.get(body) if length_known else None
         if cached is not None:
             return cached
         wbits, memlevel = 15, 8
-        while len(body) < (1 << (wbits - 1)) - 262:
+        while length_known and len(body) < (1 << (wbits - 1)) - 262:
             wbits -= 1
             memlevel -= 1
         data = gzip_member(
             body, level=self.gzip_level, wbits=wbits, memlevel=max(memlevel, 1), xfl=4
         )
-        if len(self._gzipped) < 256:
+        if length_known and len(self._gzipped) < 256:
             self._gzipped[body] = data
         return data
 
@@ -328,9 +329,16 @@ class NginxResponses(Dialect):
         )
         if gzip:
             headers.append(("Transfer-Encoding", "chunked"))
-            body = chunked([self._gzip(body)])
-        else:
+            body = chunked([self._gzip(body, length_known=page.length_known)])
+        elif page.length_known:
             headers.append(("Content-Length", str(len(body))))
+        elif request.line.method == "HEAD":
+            pass  # header only: neither a length nor chunks
+        elif request.line.version >= (1, 1):
+            headers.append(("Transfer-Encoding", "chunked"))
+            body = chunked([body])
+        else:
+            keep = False  # HTTP/1.0 without a length: the end of the body is the close
         headers.append(("Connection", "keep-alive" if keep else "close"))
         headers += list(page.extra_headers)
         if gzip:
