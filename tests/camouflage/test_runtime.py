@@ -219,3 +219,42 @@ def test_sessions_closed_go_to_the_webhook_signed(
     events = json.loads(body)["events"]
     assert events[0]["event"] == "camouflage.session.closed"
     assert events[0]["requests"] == 1
+
+
+def test_an_https_decoy_keeps_its_certificate_and_records_ja4(
+    camouflage_ctx: Any, start_camouflage: Any
+) -> None:
+    import ssl
+
+    ctx = camouflage_ctx(
+        decoys=[
+            {
+                "name": "web",
+                "template": NGINX,
+                "port": 0,
+                "tls": True,
+                "server_name": "www.shop.test",
+            }
+        ]
+    )
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    certificates = []
+    for _ in range(2):  # the same certificate after a restart
+        with start_camouflage(ctx) as cam:
+            port = cam.service.ports["web"]
+            raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+            with client.wrap_socket(raw, server_hostname="www.shop.test") as tls:
+                certificates.append(tls.getpeercert(binary_form=True))
+                tls.sendall(
+                    b"GET /nope HTTP/1.1\r\nHost: www.shop.test\r\nConnection: close\r\n\r\n"
+                )
+                answer = b""
+                while chunk := tls.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 404 Not Found\r\nServer: nginx/1.22.1\r\n")
+            cam.flush()
+    assert certificates[0] == certificates[1]
+    requests = [e for e in _events(ctx) if e["event"] == "camouflage.request"]
+    assert len(requests) == 2 and all(e["ja4"].startswith("t13d") for e in requests)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +24,10 @@ import anyio.to_thread
 import numpy as np
 import structlog
 
-from shieldx.camouflage.decoys import DecoyServer, DynamicRequest
+from shieldx.camouflage.decoys import DecoyServer, DynamicRequest, load_template
 from shieldx.camouflage.decoys.listeners import MazeParts, maze_site, open_decoy
+from shieldx.camouflage.decoys.tls import server_context, snakeoil
 from shieldx.camouflage.honeytokens.service import HoneytokenPlanter, HoneytokenWatcher, Planted
-from shieldx.camouflage.honeytokens.tokens import DecoyTokenSigner, jwt_issuer
 from shieldx.camouflage.maze.markers import MazeKeys, load_decoy_secret
 from shieldx.camouflage.maze.site import CpuBudget, MazeSite, Tarpit
 from shieldx.camouflage.metrics import CamouflageMetrics
@@ -50,6 +53,9 @@ from shieldx.platform.honeytokens import HoneytokenUse
 
 log = structlog.get_logger("shieldx.camouflage")
 CURSOR_STATE_KEY = "honeytoken_use_cursor"
+#: When this install first started: the maze's and bait files' dates are anchored on it.
+ANCHOR_STATE_KEY = "install_anchor"
+_MAX_VIEWERS = 16
 _MAX_SERVED_LOG = 256
 
 
@@ -147,10 +153,12 @@ class CamouflageService:
         )
         self.planter = HoneytokenPlanter(
             ctx.honeytokens,
-            DecoyTokenSigner(issuer=jwt_issuer(ctx.settings)),
             kinds=s.honeytokens.kinds,
             on_planted=self._planted,
+            issuer=s.honeytokens.jwt_issuer,
         )
+        # Sessions that fetched each shared (bait-file) token, newest last, for attribution.
+        self.viewers: OrderedDict[str, list[str]] = OrderedDict()
         self.watcher = HoneytokenWatcher(
             ctx.honeytokens,
             ctx.bus,
@@ -163,6 +171,7 @@ class CamouflageService:
         self.decoys: dict[str, DecoyServer] = {}
         self.ports: dict[str, int] = {}
         self.keys: MazeKeys | None = None
+        self.anchor = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._budget = CpuBudget(s.maze.cpu_budget)
@@ -186,6 +195,11 @@ class CamouflageService:
             )
         )
         self.keys = MazeKeys(secret)
+        self.anchor = float(
+            await anyio.to_thread.run_sync(
+                self.store.put_state_if_absent, ANCHOR_STATE_KEY, str(int(self.clock()))
+            )
+        )
         if self.selector is not None:
             await self.selector.load()
         cursor = await anyio.to_thread.run_sync(self.store.get_state, CURSOR_STATE_KEY)
@@ -219,18 +233,38 @@ class CamouflageService:
             log_generated=self._generated,
             budget=self._budget,
             tarpit=self._tarpit,
+            anchor=self.anchor,
         )
         site = maze_site(spec, self.settings, parts)
+        tls = None
+        if spec.tls:
+            cert, key = await anyio.to_thread.run_sync(self._certificate, spec)
+            flavor = load_template(spec.template).info.dialect
+            tls = server_context(flavor, cert, key)
         server, port = await open_decoy(
             spec,
             settings=self.settings,
             default_host=self.ctx.settings.server.host,
             site=site,
             observer=self.recorder.observe,
+            tls=tls,
         )
         self.ports[spec.name] = port
         self.decoys[spec.name] = server
         self.sites[spec.name] = site
+
+    def _certificate(self, spec: DecoySpec) -> tuple[bytes, bytes]:
+        """The decoy's certificate and key: made once per install (stored sealed), then kept."""
+        name = f"{spec.name}\0{spec.server_name}".encode()
+        state_key = "tls:" + hashlib.sha256(name).hexdigest()[:32]
+        context = "camouflage.decoy_tls"
+        sealed = self.store.get_state(state_key)
+        if sealed is None:
+            cert, key = snakeoil(spec.server_name, not_before=self.anchor)
+            fresh = self.ctx.keyring.encrypt(cert + b"\0" + key, context)
+            sealed = self.store.put_state_if_absent(state_key, fresh)
+        cert, _, key = self.ctx.keyring.decrypt(sealed, context).partition(b"\0")
+        return cert, key
 
     async def stop(self) -> None:
         """Close the listeners, write out every session and event, stop the background work."""
@@ -320,6 +354,13 @@ class CamouflageService:
     def _planted(self, session: LiveSession, planted: list[Planted], path: str) -> None:
         now = self.clock()
         for kind, _value, token_id in planted:
+            seen = self.viewers.setdefault(token_id, [])
+            if session.id not in seen:
+                seen.append(session.id)
+                del seen[:-_MAX_VIEWERS]
+            self.viewers.move_to_end(token_id)
+            while len(self.viewers) > 10_000:
+                self.viewers.popitem(last=False)
             link = {
                 "token_id": token_id,
                 "session_id": session.id,
@@ -342,6 +383,11 @@ class CamouflageService:
             self.metrics.honeytokens_planted.labels(kind=kind).inc()
 
     def _honeytoken_used(self, use: HoneytokenUse) -> None:
+        # A bait file's token is planted for the decoy, not a session: the sessions that
+        # fetched it are the candidates (one in practice; all of them are named).
+        seen_by = list(self.viewers.get(use.token_id, []))
+        if use.session_id is None and len(seen_by) == 1:
+            use = replace(use, session_id=seen_by[0])
         session = self.tracker.get(use.session_id) if use.session_id else None
         if session is not None:
             session.honeytokens_used += 1
@@ -353,6 +399,7 @@ class CamouflageService:
             "location": use.location,
             "source": use.source,
             "session_live": session is not None,
+            "seen_by": seen_by,
         }
         if session is not None:
             fields.update(session_source_ip=session.source_ip, user_agent=session.user_agent)

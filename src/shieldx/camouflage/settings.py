@@ -43,6 +43,9 @@ class DecoySpec(Section):
     public_port: int | None = Field(None, ge=1, le=65535)
     # Maze prefixes for this decoy; None takes camouflage.maze.prefixes.
     maze_prefixes: list[str] | None = None
+    # HTTPS: a self-signed certificate for server_name (like Debian's snakeoil, made once
+    # per install and decoy), the mimicked server's default TLS settings, JA4 in the events.
+    tls: bool = False
 
     @field_validator("name")
     @classmethod
@@ -168,7 +171,9 @@ class MazeSettings(Section):
 
     enabled: bool = True
     prefixes: list[str] = Field(default_factory=lambda: ["/backup/", "/files/", "/uploads/"])
-    robots_txt: bool = True
+    # A robots.txt disallowing the prefixes (a map for scrapers, but default installs have
+    # none: off unless wanted).
+    robots_txt: bool = False
     # HMAC key for page seeds and link markers; None: generated once, stored encrypted.
     secret: SecretStr | None = None
     entries_min: int = Field(6, ge=1, le=200)
@@ -223,7 +228,7 @@ class HoneytokenSettings(Section):
     )
     # How often uses recorded by other processes are read (honeytoken_uses).
     poll_interval: Duration = timedelta(seconds=2)
-    # The 'iss' of planted JWTs; None: the locator's issuer (or http://<host>:<locator port>).
+    # The 'iss' of planted JWTs; None: https://auth.<the decoy's fictitious application domain>.
     jwt_issuer: str | None = None
 
     @field_validator("bait_paths")

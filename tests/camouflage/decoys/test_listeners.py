@@ -11,6 +11,7 @@ from shieldx.camouflage.decoys import DecoyOptions, load_template
 from shieldx.camouflage.decoys.dialects import build_dialect
 from shieldx.camouflage.decoys.listeners import open_decoy
 from shieldx.camouflage.decoys.server import tightened
+from shieldx.camouflage.maze.markers import MazeKeys
 from shieldx.camouflage.settings import CamouflageSettings, DecoySpec
 
 
@@ -38,6 +39,9 @@ def test_a_taken_port_is_a_clear_error() -> None:
 
         async def attempt() -> None:
             class NoMaze:
+                keys = MazeKeys(b"k" * 32)
+                anchor = 0.0
+
                 def routes(self) -> tuple[()]:
                     return ()
 

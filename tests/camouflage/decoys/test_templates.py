@@ -56,3 +56,23 @@ def test_values_are_not_evaluated() -> None:
 def test_unknown_slots_fail_at_load_time() -> None:
     with pytest.raises(ValueError, match="unknown slots"):
         PageTemplate("${method} ${secret}", ["method"])
+
+
+def test_installed_files_get_per_install_dates_and_packaged_files_keep_theirs() -> None:
+    from shieldx.camouflage.decoys import load_template as load
+
+    template = load("apache-2.4.71-debian")
+    anchor = 1_800_000_000.0
+    one = template.installed(b"install-one" * 3, anchor)
+    again = template.installed(b"install-one" * 3, anchor)
+    two = template.installed(b"install-two" * 3, anchor)
+    page = template.files["/index.html"]
+    assert one.files["/index.html"].mtime == again.files["/index.html"].mtime
+    assert one.files["/index.html"].mtime != two.files["/index.html"].mtime
+    assert page.mtime + 86_400 <= one.files["/index.html"].mtime < anchor
+    assert one.files["/index.html"].body == page.body
+    # A file the package installs keeps the package's date (real installs share it).
+    logo = "/icons/openlogo-75.png"
+    assert one.files[logo].mtime == two.files[logo].mtime == template.files[logo].mtime
+    # The template itself (shared, cached) is untouched.
+    assert load("apache-2.4.71-debian").files["/index.html"].mtime == 1700000000

@@ -19,7 +19,7 @@ from shieldx.platform.honeytokens import HoneytokenRegistry, token_hash
 from shieldx.services import SERVICES
 
 NGINX = "nginx-1.22.1-debian"
-KEY = re.compile(r"shx_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
+KEY = re.compile(r"sk_live_[A-Za-z0-9]{24}")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
@@ -57,7 +57,7 @@ def test_a_key_from_a_decoy_page_is_refused_elsewhere_and_attributed(
 
         whoami = cam.urls["credits"] + "/whoami"
         planted = httpx.get(whoami, headers={"Authorization": f"Bearer {key.group(0)}"})
-        random_key = f"shx_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+        random_key = "sk_live_" + secrets.token_hex(12)
         unknown = httpx.get(whoami, headers={"Authorization": f"Bearer {random_key}"})
         assert planted.status_code == 401
         assert _comparable(planted) == _comparable(unknown)

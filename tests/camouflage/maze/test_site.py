@@ -7,6 +7,7 @@ import csv
 import gzip
 import io
 import re
+import time
 from collections.abc import Callable
 
 import orjson
@@ -14,14 +15,12 @@ import pytest
 
 from shieldx.camouflage.decoys import DynamicRequest, DynamicResponse, load_template
 from shieldx.camouflage.honeytokens.service import HoneytokenPlanter, Planted
-from shieldx.camouflage.honeytokens.tokens import DecoyTokenSigner
 from shieldx.camouflage.maze import bait_files
 from shieldx.camouflage.maze import pages as maze_pages
 from shieldx.camouflage.maze.markers import MazeKeys
 from shieldx.camouflage.maze.site import CpuBudget, MazeOptions, MazeSite, Tarpit
 from shieldx.camouflage.sessions.tracker import LiveSession, SessionTracker
 from shieldx.camouflage.synth import Synthesizer
-from shieldx.platform.auth import KEY_PATTERN
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.honeytokens import token_hash
 
@@ -32,6 +31,8 @@ TEMPLATES = {
     "tomcat": "tomcat-9.0.107",
 }
 SYNTH = Synthesizer()
+#: The install's time in these tests (2026-06-01).
+ANCHOR = 1780272000
 
 
 class Maze:
@@ -56,12 +57,12 @@ class Maze:
                 tarpit=(tarpit / 2, tarpit),
                 robots_txt=True,
                 bait_paths=("/.env", "/.git/config"),
+                anchor=ANCHOR,
             ),
             keys=self.keys,
             synthesizer=SYNTH,
             planter=HoneytokenPlanter(
                 ctx.honeytokens,
-                DecoyTokenSigner(issuer="http://127.0.0.1:8080"),
                 kinds=["api_key", "jwt", "password", "cloud_key"],
                 on_planted=lambda s, p, path: self.planted.append((s.id, p, path)),
             ),
@@ -85,16 +86,20 @@ class Maze:
             session_id=marked,
         )
 
-    def get(self, path: str, ip: str = "198.51.100.3") -> DynamicResponse | None:
-        request = DynamicRequest("web", "t", ip, 5000, "GET", path, "", (), b"")
+    def get(
+        self, path: str, ip: str = "198.51.100.3", headers: tuple[tuple[str, str], ...] = ()
+    ) -> DynamicResponse | None:
+        request = DynamicRequest("web", "t", ip, 5000, "GET", path, "", headers, b"")
         provider = self.site.maze_page if path.startswith("/backup/") else self.site.bait_page
         return asyncio.run(provider(request))
 
     def enter(self, ip: str = "198.51.100.3") -> str:
-        """Follow the first redirect: the marked root URL."""
+        """Follow the first redirect: the marked root URL (its path)."""
         first = self.get("/backup/", ip)
         assert first is not None and first.status == 302
-        return dict(first.extra_headers)["Location"]
+        location = dict(first.extra_headers)["Location"]
+        assert location.startswith("http://files.example.com:8443/backup/")
+        return location.removeprefix("http://files.example.com:8443")
 
 
 @pytest.fixture
@@ -166,9 +171,10 @@ def test_config_files_carry_the_sessions_own_planted_honeytokens(
     page = m.get(url)
     assert page is not None
     text = page.body.decode()
-    key = re.search(r"shx_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", text)
-    assert key is not None and KEY_PATTERN.match(key.group(0))
+    key = re.search(r"sk_live_[A-Za-z0-9]{24}", text)
+    assert key is not None
     assert re.search(r"AKIA[A-Z2-7]{16}", text)
+    assert "shieldx" not in text.lower() and "shx_" not in text
     # Planted: the registry knows the key's hash and whose session saw it.
     session_id, planted, path = m.planted[0]
     kinds = {kind for kind, _, _ in planted}
@@ -186,7 +192,7 @@ def test_config_files_carry_the_sessions_own_planted_honeytokens(
     assert m.get(url) is not None and m.get(url).body == page.body  # type: ignore[union-attr]
     bait = m.get("/.env", "192.0.2.99")
     assert bait is not None and key.group(0).encode() not in bait.body
-    assert re.search(rb"shx_[0-9a-f]{12}_", bait.body)
+    assert re.search(rb"sk_live_[A-Za-z0-9]{24}", bait.body)
 
 
 def test_data_files_hold_synthetic_records(maze: Callable[..., Maze]) -> None:
@@ -238,15 +244,21 @@ def test_iis_lists_only_extensions_iis_would_serve(maze: Callable[..., Maze]) ->
     assert all(n.rsplit(b".", 1)[-1] in (b"txt", b"json", b"csv") for n in names if b"." in n)
 
 
-def test_redirect_bodies_follow_each_server() -> None:
+def test_redirects_are_absolute_and_the_prefix_without_slash_moves(
+    maze: Callable[..., Maze],
+) -> None:
     for flavor, template in TEMPLATES.items():
         config = load_template(template).config
-        page = maze_pages.redirect("/backup/x/", maze_pages.Server(flavor, config, "h", 80))
-        assert page.status == 302 and dict(page.extra_headers)["Location"] == "/backup/x/"
-    nginx = maze_pages.redirect(
-        "/x", maze_pages.Server("nginx", load_template(TEMPLATES["nginx"]).config, "h", 80)
+        page = maze_pages.redirect("http://h/x/", maze_pages.Server(flavor, config, "h", 80))
+        assert page.status == 302 and dict(page.extra_headers)["Location"] == "http://h/x/"
+    m = maze()
+    request = DynamicRequest(
+        "web", "t", "1.2.3.4", 1, "GET", "/backup", "", (("Host", "x:99"),), b""
     )
-    assert nginx.body.endswith(b"<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n")
+    moved = asyncio.run(m.site.directory_redirect(request))
+    assert moved is not None and moved.status == 301
+    # nginx and httpd name the Host's host and the port the connection came in on.
+    assert dict(moved.extra_headers)["Location"] == "http://x:8443/backup/"
 
 
 def test_the_cpu_budget_sheds_pages_when_spent(maze: Callable[..., Maze]) -> None:
@@ -277,4 +289,52 @@ def test_robots_txt_and_bait_paths(maze: Callable[..., Maze]) -> None:
     assert git is not None and b'[remote "origin"]' in git.body
     assert set(bait_files.TOKENS) == set(bait_files.CONFIG_WRITERS)
     routes = dict(m.site.routes())
-    assert set(routes) == {"/backup/", "/.env", "/.git/config", "/robots.txt"}
+    assert set(routes) == {"/backup/", "/backup", "/.env", "/.git/config", "/robots.txt"}
+
+
+def test_bait_files_are_stable_exact_and_name_no_product(maze: Callable[..., Maze]) -> None:
+    m = maze()
+    first = m.get("/.env", "192.0.2.1", (("User-Agent", "curl/8.0"),))
+    other = m.get("/.env", "203.0.113.9", (("User-Agent", "Mozilla/5.0 (X11)"),))
+    assert first is not None and other is not None
+    assert first.body == other.body and first.mtime == other.mtime
+    assert first.mtime is not None and first.mtime < ANCHOR
+    text = first.body.decode().lower()
+    assert "shieldx" not in text and "shx_" not in text and "127.0.0.1" not in text
+    for near in ("/.envXYZ", "/.env/x/y", "/.env.bak", "/.git/configzzz"):
+        assert m.get(near) is None, near  # the server's own 404
+    # Both sessions are linked to the one planted set of tokens.
+    sessions = {sid for sid, _, path in m.planted if path == "/.env"}
+    ids = {tid for _, planted, path in m.planted if path == "/.env" for _, _, tid in planted}
+    assert len(sessions) == 2 and len(ids) == 5  # password, AWS key and secret, Stripe, JWT
+    # Another install (another secret) has other files.
+    other_install = maze()
+    other_install.site.keys = MazeKeys(b"other" * 7)
+    assert other_install.site.bait_file("/.env")[0] != first.body
+
+
+def test_listing_sizes_and_dates_match_what_is_served(maze: Callable[..., Maze]) -> None:
+    m = maze()
+    root = m.enter()
+    marker = m.keys.session_of(root.split("/")[2]) or ""
+    checked = 0
+    queue = [root]
+    while queue and checked < 12:
+        url = queue.pop(0)
+        logical = "/backup/" + url.split("/", 3)[3]
+        window = m.site._window_of("/backup/", logical, marker)
+        for entry in m.site.entries(logical, window, marker):
+            assert entry.mtime <= ANCHOR
+            if entry.is_dir:
+                if entry.name.isdigit():
+                    assert time.gmtime(entry.mtime).tm_year in (
+                        int(entry.name),
+                        int(entry.name) + 1,
+                    )
+                queue.append(url + entry.name + "/")
+                continue
+            page = m.get(url + entry.name)
+            assert page is not None and len(page.body) == entry.size, url + entry.name
+            assert page.mtime is not None and int(page.mtime) == entry.mtime
+            checked += 1
+    assert checked >= 5

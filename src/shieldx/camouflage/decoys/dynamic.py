@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .exchanges import DynamicRequest
 from .messages import Request
+from .templates import StaticFile
 
 if TYPE_CHECKING:
     from .protocol import DecoyProtocol
@@ -27,6 +28,8 @@ def dynamic_request(protocol: DecoyProtocol, request: Request) -> DynamicRequest
         query=request.query,
         headers=tuple(request.headers),
         body=request.body,
+        local_port=protocol.site.options.public_port or protocol.conn.local_port,
+        local_host=protocol.conn.local_host,
     )
 
 
@@ -58,6 +61,9 @@ async def serve_dynamic(protocol: DecoyProtocol, request: Request) -> None:
             protocol.conn.date = site.clock.current()
             if page is None:
                 response = dialect.respond(request, protocol.conn)
+            elif page.mtime is not None:
+                found = StaticFile(request.path, page.body, page.content_type, page.mtime, {})
+                response = dialect.static(request, found, protocol.conn)
             else:
                 response = dialect.dynamic(request, page, protocol.conn)
         if protocol.closing:

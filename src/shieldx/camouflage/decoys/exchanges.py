@@ -8,7 +8,7 @@ sessions or mazes:
   it is expected to append to an in-memory batch that is written elsewhere.
 * a :class:`DynamicContentProvider` is awaited for requests under configured path prefixes (the
   maze, honeytoken pages). It returns a :class:`DynamicResponse` (status, content type, body,
-  optional delay) that the decoy wraps in its template's own header style, or ``None`` to let the
+  optional delay, optional file mtime) that the decoy wraps in its template's own header style, or ``None`` to let the
   template answer as the mimicked server would (usually its 404).
 """
 
@@ -54,6 +54,8 @@ class DecoyExchange:
     malformed: bool
     reason: str = ""
     connection_requests: int = 1
+    #: The JA4 fingerprint of the client's TLS ClientHello (HTTPS decoys; "" otherwise).
+    ja4: str = ""
 
 
 class ExchangeObserver(Protocol):
@@ -76,6 +78,10 @@ class DynamicRequest:
     query: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    #: The port the client reached (the public port when the decoy sits behind a mapping).
+    local_port: int = 0
+    #: The address the client reached.
+    local_host: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +93,11 @@ class DynamicResponse:
     body: bytes = b""
     delay_s: float = 0.0
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
+    #: Set for a file (bait, maze export): the decoy serves it exactly as the mimicked server
+    #: serves a static file with this modification time (validators, ranges, conditionals).
+    mtime: float | None = None
+    #: False for a page a server module writes as it goes (nginx's autoindex): sent chunked.
+    length_known: bool = True
 
 
 class DynamicContentProvider(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -12,7 +13,12 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 def format_http_date(epoch: float) -> str:
     """Format a Unix time as an IMF-fixdate, e.g. ``Sun, 06 Nov 1994 08:49:37 GMT``."""
-    t = time.gmtime(int(epoch))
+    return _format_seconds(int(epoch))
+
+
+@lru_cache(maxsize=4096)
+def _format_seconds(epoch: int) -> str:
+    t = time.gmtime(epoch)
     return (
         f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 from shieldx.camouflage.decoys import DecoyOptions, DecoyServer, ExchangeObserver, load_template
@@ -31,6 +32,8 @@ class MazeParts:
     log_generated: LogGenerated
     budget: CpuBudget
     tarpit: Tarpit
+    #: The install's own time: the newest date the maze and bait files show.
+    anchor: float = 0.0
 
 
 def maze_site(spec: DecoySpec, settings: CamouflageSettings, parts: MazeParts) -> MazeSite:
@@ -52,6 +55,7 @@ def maze_site(spec: DecoySpec, settings: CamouflageSettings, parts: MazeParts) -
             tarpit=(maze.tarpit_min_delay.total_seconds(), maze.tarpit_max_delay.total_seconds()),
             robots_txt=maze.robots_txt,
             bait_paths=tuple(settings.honeytokens.bait_paths),
+            anchor=parts.anchor,
         ),
         keys=parts.keys,
         synthesizer=parts.synthesizer,
@@ -71,6 +75,7 @@ async def open_decoy(
     default_host: str,
     site: MazeSite,
     observer: ExchangeObserver,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[DecoyServer, int]:
     """Start SPEC's listener with its maze and the configured caps; returns it and its port."""
     limits = settings.limits
@@ -85,6 +90,9 @@ async def open_decoy(
         max_header_line=limits.header_line or None,
         max_header_count=limits.header_count or None,
         max_body=limits.body or None,
+        install_seed=site.keys.seed(spec.name, "install"),
+        install_anchor=site.anchor,
+        tls=tls,
     )
     host = spec.host or default_host
     server = DecoyServer(

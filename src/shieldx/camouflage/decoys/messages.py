@@ -101,3 +101,5 @@ class ConnectionState:
     served: int = 0
     server_name: str = "localhost"
     extra: dict[str, object] = field(default_factory=dict)
+    local_host: str = ""
+    ja4: str = ""

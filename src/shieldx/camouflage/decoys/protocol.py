@@ -63,6 +63,8 @@ class DecoyProtocol(asyncio.Protocol):
         sock = self.transport.get_extra_info("sockname") or ("", 0)
         self.conn.peer_host, self.conn.peer_port = str(peer[0]), int(peer[1])
         self.conn.local_port = int(sock[1])
+        self.conn.local_host = str(sock[0])
+        self.conn.ja4 = str(self.transport.get_extra_info("ja4") or "")
         self.conn.server_name = self.site.server_name
         stats = self.site.stats
         stats.connections += 1
@@ -171,6 +173,8 @@ class DecoyProtocol(asyncio.Protocol):
         if line is None:
             if self._pending() >= cap:
                 self.dialect.request_line_too_long()
+            if self.dialect.line_prefix_invalid(bytes(self.buf[self.pos : self.pos + 64])):
+                raise Rejection(400)
             return False
         if line == b"":
             self.dialect.request_line_too_long()
@@ -231,12 +235,22 @@ class DecoyProtocol(asyncio.Protocol):
                 self.record.sent(0, len(interim))
         provider = self.site.provider_for(request.path)
         if provider is None and self.dialect.respond_before_body:
+            if self.body is not None and self._body_broken(framing.length if framing else 0):
+                request.keep_alive = False  # the discard already failed: nginx closes after
             self.send(self.dialect.respond(request, self.conn))
         if self.body is not None:
             self.stage = "body"
             self._arm(self._body_timeout())
             return
         self._complete(provider)
+
+    def _body_broken(self, length: int | None) -> bool:
+        """Whether the body bytes already received are malformed (read on a copy)."""
+        try:
+            BodyReader(length, 0).feed(bytearray(self.buf[self.pos :]))
+        except Rejection:
+            return True
+        return False
 
     def _body_timeout(self) -> float:
         # A server that has already answered only swallows the rest (nginx: lingering_timeout).
@@ -300,7 +314,10 @@ class DecoyProtocol(asyncio.Protocol):
         if rejection.http09 and line is None:
             line = RequestLine("GET", "", (0, 9), "")
         try:
-            response = self.dialect.reject(rejection.status, rejection.variant, line, self.conn)
+            if self.stage == "body" and self.request is not None:
+                response = self.dialect.body_rejected(rejection, self.request, self.conn)
+            else:
+                response = self.dialect.reject(rejection.status, rejection.variant, line, self.conn)
         except Exception:
             self.internal_error()
             return

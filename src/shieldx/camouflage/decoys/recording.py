@@ -175,6 +175,7 @@ class ExchangeRecorder:
                 malformed=malformed,
                 reason=reason,
                 connection_requests=self.conn.served,
+                ja4=self.conn.ja4,
             )
             try:
                 observer(exchange)

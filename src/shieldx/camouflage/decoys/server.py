@@ -14,6 +14,7 @@ package), never runs or evaluates what it receives and never opens outbound conn
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass, field, replace
 
 from .dialects import Dialect, build_dialect
@@ -22,6 +23,7 @@ from .exchanges import DecoyStats, DynamicContentProvider, ExchangeObserver
 from .httpdate import HttpDateClock
 from .protocol import DecoyProtocol
 from .templates import Template, load_template
+from .tls import TlsShim
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,12 @@ class DecoyOptions:
     max_header_count: int | None = None
     max_body: int | None = None
     clock: HttpDateClock = field(default_factory=HttpDateClock)
+    #: Per-install seed and time: the default pages' mtimes (and so ETags) are this install's
+    #: own (Template.installed); None serves the template's packaged dates.
+    install_seed: bytes | None = None
+    install_anchor: float = 0.0
+    #: Speak TLS with this context (tls.server_context); None: plain HTTP.
+    tls: ssl.SSLContext | None = None
 
 
 class DecoySite:
@@ -139,8 +147,16 @@ class DecoyServer:
             raise RuntimeError(f"decoy {self.name} is already started")
         loop = asyncio.get_running_loop()
         site_box: list[DecoySite] = []
+        tls = self.options.tls
+
+        def protocol() -> asyncio.Protocol:
+            site = site_box[0]
+            if tls is None:
+                return DecoyProtocol(site)
+            return TlsShim(tls, DecoyProtocol(site), handshake_timeout=site.timeouts.header)
+
         server = await loop.create_server(
-            lambda: DecoyProtocol(site_box[0]),
+            protocol,
             self.host,
             self.port,
             backlog=self.options.backlog,
@@ -148,6 +164,10 @@ class DecoyServer:
             start_serving=False,
         )
         self.port = int(server.sockets[0].getsockname()[1])
+        if self.options.install_seed is not None:
+            self.template = self.template.installed(
+                self.options.install_seed, self.options.install_anchor
+            )
         dialect = build_dialect(
             self.template,
             server_name=self.options.server_name,

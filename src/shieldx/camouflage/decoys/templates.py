@@ -9,9 +9,11 @@ filled by plain joining, never evaluated; callers escape what came from a reques
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -91,6 +93,27 @@ class Template:
         for part in relpath.split("/"):
             node = node / part
         return node.read_bytes()
+
+    def installed(self, seed: bytes, anchor: float) -> Template:
+        """A copy whose files marked ``installed`` carry this install's own mtimes.
+
+        A file copied at install time (a default page) is dated between the packaged file's
+        date and the install's ANCHOR; SEED (per install and decoy) picks the moment, so
+        Last-Modified and ETag differ between installs and stay fixed within one.
+        """
+        copy = Template(self._root, self.config)
+        for path, found in self.files.items():
+            if not found.attributes.get("installed") or anchor <= found.mtime + 86_400:
+                continue
+            digest = hmac.new(seed, path.encode("utf-8"), hashlib.sha256).digest()
+            span = int(anchor - found.mtime - 86_400)
+            offset = int.from_bytes(digest[:8], "big") % span
+            usec = int.from_bytes(digest[8:12], "big") % 1_000_000
+            mtime = found.mtime + 86_400 + offset + usec / 1_000_000
+            attributes = dict(found.attributes)
+            attributes["filetime"] = int((mtime + 11644473600) * 10_000_000)
+            copy.files[path] = replace(found, mtime=mtime, attributes=attributes)
+        return copy
 
     def section(self, key: str) -> dict[str, Any]:
         """Return a mapping section of the configuration (empty if absent)."""

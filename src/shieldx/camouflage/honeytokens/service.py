@@ -1,8 +1,8 @@
 """Planting honeytokens per session, and hearing when one is used anywhere on the platform.
 
 Both go through the platform's registry (``ctx.honeytokens``), never through another
-service's code: ``HoneytokenPlanter`` plants each credential a session is shown (only its
-SHA-256 is stored, with the session and decoy); ``HoneytokenWatcher`` hears uses recorded in
+service's code: ``HoneytokenPlanter`` plants each credential a file shows (only its SHA-256
+is stored, with the decoy and, for maze files, the session); ``HoneytokenWatcher`` hears uses recorded in
 this process on the bus (topic ``honeytoken.used``) and those recorded by other processes by
 polling ``uses_since(cursor)``, and reports each use once.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from shieldx.camouflage.honeytokens import tokens as make
 from shieldx.camouflage.sessions.tracker import LiveSession
 from shieldx.platform.bus import EventBus
 from shieldx.platform.honeytokens import USED_TOPIC, HoneytokenRegistry, HoneytokenUse
+from shieldx.platform.honeytokens import token_hash as make_hash
 
 log = structlog.get_logger("shieldx.camouflage")
 
@@ -31,63 +33,83 @@ OnPlanted = Callable[[LiveSession, list[Planted], str], None]
 
 
 class HoneytokenPlanter:
-    """Gives each session its own credentials, each planted once."""
+    """Plants the credentials a file shows and notes which session saw which token.
+
+    Values come from a seed (tokens.seeded_tokens), so a file is the same bytes each time it
+    is served. A bait file's seed is per decoy and path: its tokens are planted without a
+    session (``shared``) and every session that fetches it is linked to them through
+    ``on_planted`` (once per session and token). A maze file's seed includes the session's
+    marker: its tokens are planted with that session. Kinds switched off in the settings are
+    written into the file but not planted.
+    """
 
     def __init__(
         self,
         registry: HoneytokenRegistry,
-        signer: make.DecoyTokenSigner,
         *,
         kinds: Collection[str],
         on_planted: OnPlanted,
+        issuer: str | None = None,
+        cache_size: int = 10_000,
     ) -> None:
         self.registry = registry
-        self.signer = signer
         self.kinds = frozenset(kinds)
         self.on_planted = on_planted
+        self.issuer = issuer
+        self._ids: OrderedDict[str, str] = OrderedDict()
+        self._cache_size = cache_size
 
-    def _fresh(self, kind: str) -> list[tuple[str, str]]:
-        if kind == "api_key":
-            return [("api_key", make.api_key())]
-        if kind == "jwt":
-            return [("jwt", self.signer.token())]
-        if kind == "password":
-            return [("password", make.password())]
-        key_id, secret = make.cloud_key()
-        return [("cloud_key", key_id), ("cloud_secret", secret)]
-
-    def _plant_all(self, fresh: list[tuple[str, str]], session: LiveSession) -> list[Planted]:
-        return [
-            (kind, value, self.registry.plant(
-                token=value, kind=kind, session_id=session.id, decoy=session.decoy
-            ))
-            for kind, value in fresh
-        ]  # fmt: skip
-
-    async def tokens_for(
-        self, session: LiveSession, wanted: Collection[str], *, path: str
+    def values(
+        self, seed: bytes, wanted: Collection[str], *, audience: str, now: float
     ) -> dict[str, str]:
-        """The session's credentials of the WANTED kinds, planting the ones it has not seen.
+        """The token values a file with SEED shows (pure: nothing planted)."""
+        issuer = self.issuer or f"https://auth.{audience}"
+        return make.seeded_tokens(
+            seed, tuple(wanted), issuer=issuer, audience=f"https://{audience}", now=now
+        )
 
-        Kinds switched off in the settings get a random look-alike that is not planted.
-        """
-        fresh: list[tuple[str, str]] = []
-        for kind in wanted:
-            if kind in self.kinds and kind not in session.tokens:
-                fresh += self._fresh(kind)
-        if fresh:
-            planted = await anyio.to_thread.run_sync(self._plant_all, fresh, session)
-            kept = [p for p in planted if p[0] not in session.tokens]
-            for kind, value, token_id in kept:
-                session.tokens[kind] = (value, token_id)
-            session.honeytokens_taken += len(kept)
-            self.on_planted(session, kept, path)
-        values = {kind: value for kind, (value, _) in session.tokens.items()}
-        for kind in wanted:
-            if kind not in self.kinds and kind not in values:
-                for name, value in self._fresh(kind):
-                    values[name] = value
-        return values
+    def _plant_all(self, fresh: list[tuple[str, str]], owner: str | None, decoy: str) -> list[str]:
+        return [
+            self.registry.plant(token=value, kind=kind, session_id=owner, decoy=decoy)
+            for kind, value in fresh
+        ]
+
+    async def show(
+        self,
+        session: LiveSession,
+        values: Mapping[str, str],
+        *,
+        path: str,
+        shared: bool,
+    ) -> None:
+        """Plant VALUES (once) and link the ones SESSION has not seen yet to it."""
+        plantable = [
+            (kind, value)
+            for kind, value in values.items()
+            if (kind if kind != "cloud_secret" else "cloud_key") in self.kinds
+        ]
+        unknown = [(k, v) for k, v in plantable if make_hash(v) not in self._ids]
+        if unknown:
+            owner = None if shared else session.id
+            ids = await anyio.to_thread.run_sync(self._plant_all, unknown, owner, session.decoy)
+            for (_, value), token_id in zip(unknown, ids, strict=True):
+                self._remember(make_hash(value), token_id)
+        seen: list[Planted] = []
+        for kind, value in plantable:
+            token_id = self._ids.get(make_hash(value), "")
+            key = f"{kind}@{path}"
+            if token_id and key not in session.tokens:
+                session.tokens[key] = (value, token_id)
+                seen.append((kind, value, token_id))
+        if seen:
+            session.honeytokens_taken += len(seen)
+            self.on_planted(session, seen, path)
+
+    def _remember(self, digest: str, token_id: str) -> None:
+        self._ids[digest] = token_id
+        self._ids.move_to_end(digest)
+        while len(self._ids) > self._cache_size:
+            self._ids.popitem(last=False)
 
 
 def _use_from_payload(payload: Mapping[str, Any]) -> HoneytokenUse:

@@ -39,25 +39,26 @@ FILE_KINDS: dict[str, FileKind] = {
     "sql_dump_gz": FileKind(("dump.sql.gz", "db_backup.sql.gz"), (2000, 20000)),
 }  # fmt: skip
 
-# Content types by extension, as each server's stock MIME map gives them; IIS refuses to
-# serve extensions missing from its map (404.3), so its maze lists only mapped ones.
+# Content types by extension, as each server's stock MIME map gives them (nginx's mime.types,
+# Debian's /etc/mime.types plus httpd's mime.conf AddType lines); IIS refuses to serve
+# extensions missing from its map (404.3), so its maze lists only mapped ones.
 _TYPES: dict[str, dict[str, str]] = {
     "nginx": {"txt": "text/plain", "json": "application/json", "xml": "text/xml"},
     "apache": {
         "txt": "text/plain",
         "json": "application/json",
         "csv": "text/csv",
-        "log": "text/plain",
         "sql": "application/sql",
-        "gz": "application/gzip",
-        "yml": "application/yaml",
+        "gz": "application/x-gzip",
     },
     "iis": {"txt": "text/plain", "json": "application/json", "csv": "text/csv"},
     "tomcat": {"txt": "text/plain", "json": "application/json", "csv": "text/csv"},
 }
+# What a name without a mapped extension gets: nginx's default_type, none at all from httpd
+# (mod_mime sends no Content-Type), octet-stream from the others.
 _DEFAULT_TYPE = {
     "nginx": "application/octet-stream",
-    "apache": "text/plain",
+    "apache": "",
     "iis": "application/octet-stream",
     "tomcat": "application/octet-stream",
 }
@@ -69,8 +70,15 @@ def _extension(name: str) -> str:
 
 
 def content_type(flavor: str, name: str) -> str:
-    """The Content-Type FLAVOR's stock configuration sends for a file called NAME."""
-    return _TYPES.get(flavor, {}).get(_extension(name), _DEFAULT_TYPE.get(flavor, "text/plain"))
+    """The Content-Type FLAVOR's stock configuration sends for a file called NAME ("" none)."""
+    types = _TYPES.get(flavor, {})
+    if flavor == "apache":
+        # mod_mime reads every extension after the first dot; the last one with a type wins.
+        found = ""
+        for ext in name.rsplit("/", 1)[-1].lstrip(".").split(".")[1:]:
+            found = types.get(ext.lower(), found)
+        return found
+    return types.get(_extension(name), _DEFAULT_TYPE.get(flavor, "text/plain"))
 
 
 def kinds_for(flavor: str) -> list[str]:

@@ -49,6 +49,11 @@ class MazeKeys:
         digest = hmac.new(self._secret, message, hashlib.sha256).digest()
         return int.from_bytes(digest[:8], "big") >> 1
 
+    def seed(self, *parts: str) -> bytes:
+        """A 32-byte seed for PARTS (decoy, path, …): what a file's token values derive from."""
+        message = b"seed\0" + b"\0".join(p.encode("utf-8", "surrogateescape") for p in parts)
+        return hmac.new(self._secret, message, hashlib.sha256).digest()
+
     def _tag(self, raw_id: bytes) -> bytes:
         return hmac.new(self._secret, b"marker" + raw_id, hashlib.sha256).digest()[:4]
 

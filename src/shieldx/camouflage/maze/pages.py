@@ -9,6 +9,7 @@ bodies in the server's own headers.
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 from shieldx.camouflage.decoys import DynamicResponse
+from shieldx.camouflage.maze.catalog import content_type
 
+_DIGITS = re.compile(r"(\d+)")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -85,14 +88,20 @@ def _apache_size(size: int) -> str:
 
 
 def _apache_icon(entry: Entry) -> tuple[str, str]:
+    """Debian's autoindex.conf, first match wins: by type (text/*), then by name, else default."""
     if entry.is_dir:
         return "folder.gif", "[DIR]"
-    ext = entry.name.rsplit(".", 1)[-1].lower()
-    if ext in ("gz", "zip", "tgz", "tar"):
-        return "compressed.gif", "   "
-    if ext in ("txt", "log", "csv", "sql", "yml", "json", "properties", "env"):
+    kind = content_type("apache", entry.name)
+    if kind.startswith("text/"):
         return "text.gif", "[TXT]"
-    return "unknown.gif", "   "
+    if entry.name.endswith((".Z", ".z", ".tgz", ".gz", ".zip")):
+        return "compressed.gif", "[   ]"
+    return "unknown.gif", "[   ]"
+
+
+def _version_key(name: str) -> list[tuple[int, int | str]]:
+    """VersionSort: digit runs compare as numbers, the rest byte by byte."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(name) if part]
 
 
 def apache_listing(path: str, entries: Sequence[Entry], server: Server) -> bytes:
@@ -106,7 +115,8 @@ def apache_listing(path: str, entries: Sequence[Entry], server: Server) -> bytes
         .replace("${port}", str(server.port))
     )
     out = [
-        '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2 Final//EN">\n<html>\n <head>\n',
+        '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n'
+        "<html>\n <head>\n",
         f"  <title>Index of {title}</title>\n </head>\n <body>\n<h1>Index of {title}</h1>\n",
         '  <table>\n   <tr><th valign="top"><img src="/icons/blank.gif" alt="[ICO]"></th>'
         '<th><a href="?C=N;O=D">Name</a></th><th><a href="?C=M;O=A">Last modified</a></th>'
@@ -116,7 +126,7 @@ def apache_listing(path: str, entries: Sequence[Entry], server: Server) -> bytes
         f'<td><a href="{quote(parent)}">Parent Directory</a></td><td>&nbsp;</td>'
         '<td align="right">  - </td><td>&nbsp;</td></tr>\n',
     ]
-    for e in entries:
+    for e in sorted(entries, key=lambda e: _version_key(e.name)):  # no FoldersFirst
         icon, alt = _apache_icon(e)
         t = _gm(e.mtime)
         date = f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}  "
@@ -203,38 +213,31 @@ def listing(path: str, entries: Sequence[Entry], server: Server) -> DynamicRespo
     if server.flavor == "tomcat":
         body = tomcat_listing(path, entries, server)
         return DynamicResponse(200, "text/html;charset=UTF-8", body)
-    return DynamicResponse(200, "text/html", nginx_listing(path, entries))
+    return DynamicResponse(200, "text/html", nginx_listing(path, entries), length_known=False)
 
 
-def redirect(location: str, server: Server) -> DynamicResponse:
-    """A 302 to LOCATION with the body each server sends with one."""
+def redirect(location: str, server: Server, status: int = 302) -> DynamicResponse:
+    """A redirect to LOCATION (absolute) with the body each server sends with one.
+
+    nginx and httpd pages come from the dialect (it writes their canned redirect pages, with
+    the Location in its place among the headers); IIS and Tomcat bodies are written here.
+    """
     where = html.escape(location)
-    config = server.config
     headers = (("Location", location),)
-    if server.flavor == "nginx":
-        pages: Mapping[Any, Any] = config.get("error_pages") or {}
-        body = str(pages.get(302, "")) + str(config.get("error_tail", ""))
-        return DynamicResponse(302, "text/html", body.encode(), extra_headers=headers)
-    if server.flavor == "apache":
-        signature = (
-            str(config.get("signature", ""))
-            .replace("${host}", server.host)
-            .replace("${port}", str(server.port))
-        )
-        body = (
-            '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
-            "<title>302 Found</title>\n</head><body>\n<h1>Found</h1>\n"
-            f'<p>The document has moved <a href="{where}">here</a>.</p>\n<hr>\n'
-            f"<address>{signature}</address>\n</body></html>\n"
-        )
-        return DynamicResponse(302, "text/html; charset=iso-8859-1", body.encode(), 0.0, headers)
+    if server.flavor in ("nginx", "apache"):
+        return DynamicResponse(status, "text/html", b"", extra_headers=headers)
     if server.flavor == "iis":
         body = (
             "<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>"
             f'This document may be found <a HREF="{where}">here</a></body>'
         )
-        return DynamicResponse(302, "text/html; charset=UTF-8", body.encode(), 0.0, headers)
-    return DynamicResponse(302, "text/html;charset=UTF-8", b"", 0.0, headers)
+        return DynamicResponse(status, "text/html; charset=UTF-8", body.encode(), 0.0, headers)
+    return DynamicResponse(status, "text/html;charset=UTF-8", b"", 0.0, headers)
+
+
+def moved(location: str, server: Server) -> DynamicResponse:
+    """A directory asked for without its slash: 301 to LOCATION."""
+    return redirect(location, server, 301)
 
 
 def robots_txt(prefixes: Sequence[str]) -> DynamicResponse:

@@ -126,6 +126,7 @@ class ReconRecorder:
             malformed=exchange.malformed,
             reason=exchange.reason,
             via="decoy",
+            ja4=exchange.ja4,
         )
 
     def cap_headers(self, headers: Headers) -> tuple[Headers, bool]:
@@ -243,7 +244,8 @@ class ReconRecorder:
                 "maze_depth": depth,
                 "via": via,
                 "ja4h": fingerprint,
-                "ja4": ja4,
+                # The client's TLS fingerprint (an HTTPS decoy, a sensor's report), else null.
+                "ja4": ja4 or None,
             },
         )
         self.writer.submit_event(at, event)

@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from ..exchanges import DynamicResponse
 from ..messages import ConnectionState, Rejection, Request, RequestLine, Response
-from ..templates import PageTemplate, Template
+from ..templates import PageTemplate, StaticFile, Template
 from .apache_files import ApacheFiles, host_and_port
 from .base import NO_BODY, BodyFraming, Dialect
 from .common import TOKEN_CHARS, html_escape, is_number
@@ -28,6 +28,7 @@ _SLOTS = (
     "notes",
     "admin",
     "expect",
+    "location",
 )
 
 
@@ -92,9 +93,14 @@ class ApacheDialect(Dialect):
 
     @staticmethod
     def _target(parsed: RequestLine, target: bytes) -> None:
+        if parsed.method == "CONNECT" and target.startswith(b"/"):
+            raise Rejection(400)
         if target == b"*" or target.startswith(b"/"):
             path = target
         elif parsed.method == "CONNECT":
+            host, colon, port = target.rpartition(b":")
+            if not colon or not host or not port.isdigit():
+                raise Rejection(400)  # apr_uri_parse_hostinfo: CONNECT needs host:port
             parsed.uri_host = target.decode("latin-1")
             path = b""
         else:
@@ -170,6 +176,9 @@ class ApacheDialect(Dialect):
             line, fields.get("connection")
         )
         self.files.locate(request)
+        expect = fields.get("expect")
+        if expect and expect.lower() != "100-continue":
+            request.problem = 417  # ap_read_request: die before the hooks, no Connection header
 
     def body_framing(self, request: Request) -> BodyFraming:
         """Chunked or Content-Length; over LimitRequestBody is answered 413 after the head."""
@@ -233,6 +242,7 @@ class ApacheDialect(Dialect):
         line: RequestLine | None = None,
         notes: str = "",
         allow: str | None = None,
+        location: str | None = None,
     ) -> Response:
         """ap_send_error_response: the canned page with the server signature."""
         line = request.line if request is not None else line
@@ -250,6 +260,7 @@ class ApacheDialect(Dialect):
             "expect": html_escape(request.fields.get("expect", "")) if request else "",
             "host": html_escape(host),
             "port": str(port),
+            "location": html_escape(location or ""),
         }
         values["message"] = self.messages[status].render(values).decode("latin-1")
         values["signature"] = self.signature.render(values).decode("latin-1")
@@ -257,6 +268,8 @@ class ApacheDialect(Dialect):
         head = line is not None and line.method == "HEAD"
         http09 = line is not None and line.http09
         headers = [("Date", conn.date), ("Server", self.server_header)]
+        if location is not None:
+            headers.append(("Location", location))
         if allow is not None:
             headers.append(("Allow", allow))
         chunk = status == 416 and line is not None and line.version >= (1, 1)
@@ -266,7 +279,8 @@ class ApacheDialect(Dialect):
         elif not head and status != 416:
             headers.append(("Content-Length", str(len(body))))
         extra, keep = self.connection_headers(request, conn, status, length_known=status != 416)
-        headers += extra
+        if status != 417:  # ap_die before the hooks: ap_set_keepalive never runs
+            headers += extra
         headers.append(("Content-Type", "text/html; charset=iso-8859-1"))
         return Response(
             status,
@@ -278,6 +292,16 @@ class ApacheDialect(Dialect):
             http09=http09,
             drain=status == 413,
         )
+
+    def body_rejected(
+        self, rejection: Rejection, request: Request, conn: ConnectionState
+    ) -> Response:
+        """A bad chunk found by the handler's body read: the page names the Host, no length."""
+        if rejection.status != 400:
+            return super().body_rejected(rejection, request, conn)
+        response = self.error(400, request, conn)
+        response.headers = [h for h in response.headers if h[0] != "Content-Length"]
+        return response
 
     def reject(
         self, status: int, variant: str, line: RequestLine | None, conn: ConnectionState
@@ -293,6 +317,18 @@ class ApacheDialect(Dialect):
             return None
         return self.error(408, request, conn, line=line)
 
+    def static(self, request: Request, found: StaticFile, conn: ConnectionState) -> Response:
+        """An existing file under the DocumentRoot, through the core's and handler's checks."""
+        if not request.problem:
+            request.target = ("file", found)
+        return self.files.respond(request, conn)
+
     def dynamic(self, request: Request, page: DynamicResponse, conn: ConnectionState) -> Response:
-        """A generated page with httpd's header order (as mod_php or a CGI would get)."""
+        """A generated page with httpd's header order (as mod_php or a CGI would get).
+
+        A redirect without a body gets httpd's canned page (as mod_dir's 301 does).
+        """
+        location = dict(page.extra_headers).get("Location")
+        if location is not None and not page.body and page.status in self.messages:
+            return self.error(page.status, request, conn, location=location)
         return self.files.dynamic(request, page, conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING
 
 from ..exchanges import DynamicResponse
@@ -15,8 +16,8 @@ from .common import (
     is_number,
     normalize_path,
     percent_decode,
-    single_range,
 )
+from .ranges import apache_multipart, apache_ranges
 
 if TYPE_CHECKING:
     from .apache import ApacheDialect
@@ -56,6 +57,10 @@ _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 _NAME_MAX = 255
 _FORBIDDEN = ("forbidden",)
 _MISSING = ("missing",)
+#: MaxRanges, MaxRangeOverlaps, MaxRangeReversals (httpd's defaults): beyond them, the whole file.
+_MAX_RANGES = 200
+_MAX_OVERLAPS = 20
+_MAX_REVERSALS = 20
 
 
 def host_and_port(value: str) -> tuple[str, int | None] | None:
@@ -100,7 +105,9 @@ class ApacheFiles:
         self.dirs = {str(d) for d in template.config.get("directories", ["/"])}
         self.index = [str(n) for n in template.config.get("index", [])]
         self.deflate = frozenset(str(t) for t in template.config.get("deflate_types", []))
-        self._gzipped: dict[str, bytes] = {}
+        self._gzipped: dict[tuple[str, float, int], bytes] = {}
+        #: The multipart boundary: a random 64-bit number in hex, fixed for the life of the server process.
+        self.boundary = f"{secrets.randbits(64):x}"
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -193,14 +200,19 @@ class ApacheFiles:
         extra, keep = d.connection_headers(request, conn, 200, length_known=True)
         headers += extra
         if found is not None:
-            headers.append(("Content-Type", found.content_type))
+            headers += _content_type(found.content_type)
+        elif not star and request.target is not None and request.target[0] == "directory":
+            headers.append(("Content-Type", "httpd/unix-directory"))
         return Response(200, d.reason(200), headers, b"", keep_alive=keep)
 
     def _gzip(self, found: StaticFile) -> bytes:
-        cached = self._gzipped.get(found.path)
+        key = (found.path, found.mtime, len(found.body))
+        cached = self._gzipped.get(key)
         if cached is None:
             cached = gzip_member(found.body, level=6, wbits=15, memlevel=9, xfl=0)
-            self._gzipped[found.path] = cached
+            if len(self._gzipped) >= 256:
+                self._gzipped.clear()
+            self._gzipped[key] = cached
         return cached
 
     def _file(self, found: StaticFile, request: Request, conn: ConnectionState) -> Response:
@@ -221,22 +233,39 @@ class ApacheFiles:
         precondition = self._precondition(fields, mtime, etag, conn.date)
         if precondition == 412:
             extra, keep = d.connection_headers(request, conn, 412, length_known=True)
-            headers = [*base, ("Content-Length", "0"), *extra, ("Content-Type", found.content_type)]
+            headers = [*base, ("Content-Length", "0"), *extra, *_content_type(found.content_type)]
             return Response(412, d.reason(412), headers, b"", keep_alive=keep)
         if precondition == 304:
             extra, keep = d.connection_headers(request, conn, 304, length_known=True)
             return Response(304, d.reason(304), [*base, *extra], b"", keep_alive=keep)
         body = self._gzip(found) if gzip else found.body
         status, ranged = 200, []
-        wanted = fields.get("range")
-        if wanted is not None and request.line.method != "POST":
-            span = single_range(wanted, len(body))
-            if span is False:
+        ctype = found.content_type
+        wanted = fields.get("range") or fields.get("request-range")
+        if (
+            wanted is not None
+            and wanted[:6].lower() == "bytes="
+            and request.line.method != "POST"
+            and not request.line.http09
+            and self._if_range(fields, mtime, etag, conn.date)
+        ):
+            spans, overlaps, reversals = apache_ranges(wanted, len(body))
+            if spans is False:
                 return d.error(416, request, conn)
-            if isinstance(span, tuple):
+            if isinstance(spans, list) and (
+                len(spans) > _MAX_RANGES or overlaps > _MAX_OVERLAPS or reversals > _MAX_REVERSALS
+            ):
+                spans = None
+            if isinstance(spans, list) and len(spans) == 1:
+                first, last = spans[0]
                 status = 206
-                ranged = [("Content-Range", f"bytes {span[0]}-{span[1]}/{len(body)}")]
-                body = body[span[0] : span[1] + 1]
+                ranged = [("Content-Range", f"bytes {first}-{last}/{len(body)}")]
+                body = body[first : last + 1]
+            elif isinstance(spans, list):
+                status = 206
+                kind = "multipart/x-byteranges" if "range" not in fields else "multipart/byteranges"
+                body = apache_multipart(body, spans, self.boundary, ctype)
+                ctype = f"{kind}; boundary={self.boundary}"
         length = ("Content-Length", str(len(body)))
         if gzip:
             headers = [*base, ("Vary", "Accept-Encoding"), ("Content-Encoding", "gzip"), *ranged]
@@ -248,8 +277,20 @@ class ApacheFiles:
             headers += ranged
         extra, keep = d.connection_headers(request, conn, status, length_known=True)
         headers += extra
-        headers.append(("Content-Type", found.content_type))
+        headers += _content_type(ctype)
         return d.answer(request, status, headers, body, keep)
+
+    @staticmethod
+    def _if_range(fields: dict[str, str], mtime: int, etag: str, date: str) -> bool:
+        """ap_condition_if_range: a strong ETag equal to ours, or exactly our (old enough) date."""
+        condition = fields.get("if-range")
+        if condition is None:
+            return True
+        if condition.startswith('"'):
+            return condition == etag
+        when = parse_http_date(condition)
+        now = parse_http_date(date)
+        return when is not None and when == mtime and (now is None or mtime < now)
 
     @staticmethod
     def _precondition(fields: dict[str, str], mtime: int, etag: str, date: str) -> int:
@@ -292,6 +333,11 @@ class ApacheFiles:
         headers += extra
         headers.append(("Content-Type", ctype))
         return d.answer(request, page.status, headers, body, keep)
+
+
+def _content_type(value: str) -> list[tuple[str, str]]:
+    """The Content-Type header, or none for a file mod_mime has no type for."""
+    return [("Content-Type", value)] if value else []
 
 
 def _tags(value: str) -> list[str]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import ClassVar, NoReturn
 
 from ..exchanges import DynamicResponse
-from ..messages import ConnectionState, Request, RequestLine, Response
-from ..templates import Template
+from ..messages import ConnectionState, Rejection, Request, RequestLine, Response
+from ..templates import StaticFile, Template
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +99,11 @@ class Dialect(ABC):
     def parse_request_line(self, line: bytes) -> RequestLine:
         """Split a request line (with its line terminator) or raise Rejection."""
 
+    def line_prefix_invalid(self, partial: bytes) -> bool:
+        """Whether an unfinished request line can already be refused (servers that parse
+        byte by byte answer bad input before any newline). The default waits for the line."""
+        return False
+
     @abstractmethod
     def request_line_too_long(self) -> NoReturn:
         """Raise the server's answer to an over-long request line."""
@@ -164,6 +169,21 @@ class Dialect(ABC):
     @abstractmethod
     def dynamic(self, request: Request, page: DynamicResponse, conn: ConnectionState) -> Response:
         """Wrap a dynamic page in this server's headers."""
+
+    def body_rejected(
+        self, rejection: Rejection, request: Request, conn: ConnectionState
+    ) -> Response:
+        """The answer to a malformed or oversized body (the head was accepted)."""
+        return self.reject(rejection.status, rejection.variant, request.line, conn)
+
+    def static(self, request: Request, found: StaticFile, conn: ConnectionState) -> Response:
+        """Serve FOUND as a file of the document root (a provider's bait or maze file).
+
+        The default wraps it like a generated page; dialects that model their static handler
+        answer with its validators, ranges, conditionals and method rules.
+        """
+        page = DynamicResponse(200, found.content_type, found.body)
+        return self.dynamic(request, page, conn)
 
     def internal_error(self, line: RequestLine | None, conn: ConnectionState) -> Response:
         """The server's answer when something breaks while handling a request."""

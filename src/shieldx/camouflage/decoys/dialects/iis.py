@@ -258,6 +258,14 @@ class IisDialect(Dialect):
             headers = [ctype, *validators, *tail, length]
         return self.answer(request, 200, headers, found.body, keep)
 
+    def static(self, request: Request, found: StaticFile, conn: ConnectionState) -> Response:
+        """An existing file: the static file handler (GET and HEAD only)."""
+        if request.problem:
+            return self.error(request.problem, request, conn)
+        if request.line.method not in ("GET", "HEAD"):
+            return self.error(405, request, conn, allow=_STATIC_ALLOW)
+        return self._file(found, request, conn)
+
     def internal_error(self, line: RequestLine | None, conn: ConnectionState) -> Response:
         """IIS's 500 custom error page (HTTP.sys's page if the request never parsed)."""
         if line is None:

@@ -3,6 +3,7 @@ shows it; what it answers is in nginx_responses."""
 
 from __future__ import annotations
 
+import re
 from typing import NoReturn
 
 from ..messages import Rejection, Request, RequestLine
@@ -18,8 +19,10 @@ from .nginx_responses import NginxResponses
 from .uris import split_absolute, split_line
 
 _METHOD_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
-_NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 _UNIQUE = ("host", "content-length", "transfer-encoding")
+# The same sets as regular expressions (the per-header hot path).
+_VALID_NAME = re.compile(rb"[A-Za-z0-9-]+")
+_CONTROL = re.compile(rb"[\x00-\x20\x7f]")
 
 
 def _validate_host(host: str) -> str | None:
@@ -64,6 +67,9 @@ class NginxDialect(NginxResponses):
             raise Rejection(400)
         if not target or any(c < 0x21 or c == 0x7F for c in target):
             raise Rejection(400)
+        first = target[0] | 0x20
+        if target[0] != 0x2F and not 0x61 <= first <= 0x7A:
+            raise Rejection(400)  # sw_spaces_before_uri: a path or a scheme, nothing else
         if version is None:
             if method != b"GET":
                 raise Rejection(400, http09=True)
@@ -112,6 +118,26 @@ class NginxDialect(NginxResponses):
         parsed.path = path.decode("latin-1")
         parsed.query = query.decode("latin-1")
 
+    def line_prefix_invalid(self, partial: bytes) -> bool:
+        """sw_start and sw_method: a byte that cannot begin a request is refused at once."""
+        i = 0
+        n = len(partial)
+        while i < n and partial[i] in (0x0D, 0x0A):
+            i += 1
+        start = i
+        while i < n and partial[i] in _METHOD_CHARS:
+            i += 1
+        if i == n:
+            return False
+        if i == start or partial[i] != 0x20:
+            return True
+        while i < n and partial[i] == 0x20:
+            i += 1
+        if i == n:
+            return False
+        first = partial[i] | 0x20
+        return partial[i] != 0x2F and not 0x61 <= first <= 0x7A
+
     def request_line_too_long(self) -> NoReturn:
         """A request line that does not fit a large header buffer is 414."""
         raise Rejection(414)
@@ -142,10 +168,12 @@ class NginxDialect(NginxResponses):
                 raise Rejection(400)
             colon = raw.find(b":")
             name = raw[:colon] if colon >= 0 else raw
-            if any(c <= 0x20 or c == 0x7F for c in name):
-                raise Rejection(400)
-            if colon < 0 or not name or any(c not in _NAME_CHARS for c in name):
+            if _VALID_NAME.fullmatch(name) is None:
+                if _CONTROL.search(name):
+                    raise Rejection(400)
                 continue  # ignore_invalid_headers on
+            if colon < 0:
+                continue
             key = name.decode("latin-1")
             value = raw[colon + 1 :].strip(b" \t").decode("latin-1")
             lower = key.lower()
@@ -168,7 +196,7 @@ class NginxDialect(NginxResponses):
                 raise Rejection(400)
             if encoding.lower() != "chunked":
                 raise Rejection(501)
-        if line.method == "TRACE":
+        if line.method in ("CONNECT", "TRACE"):
             raise Rejection(405)
         connection = (fields.get("connection") or "").lower()
         if "close" in connection:

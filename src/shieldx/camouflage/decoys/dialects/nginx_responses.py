@@ -8,7 +8,8 @@ from ..httpdate import format_http_date, parse_http_date
 from ..messages import ConnectionState, Request, RequestLine, Response
 from ..templates import StaticFile, Template
 from .base import Dialect
-from .common import chunked, gzip_member, single_range
+from .common import chunked, gzip_member
+from .ranges import nginx_multipart, nginx_ranges
 
 _GZIP_STATUSES = (200, 403, 404)
 
@@ -52,6 +53,8 @@ class NginxResponses(Dialect):
         self.dirs = {"/"} | {f.path[: f.path.rfind("/") + 1] for f in template.files.values()}
         self._gzipped: dict[bytes, bytes] = {}
         self.large_buffers = int(template.section("limits").get("large_buffers", 4))
+        #: ngx_next_temp_number: the multipart boundary counts up per worker process.
+        self.boundaries = 0
 
     def respond(self, request: Request, conn: ConnectionState) -> Response:
         """try_files $uri $uri/ =404, then the index and static modules."""
@@ -73,6 +76,12 @@ class NginxResponses(Dialect):
             return self.error(405, request, conn)
         return self._file(found, request, conn)
 
+    def static(self, request: Request, found: StaticFile, conn: ConnectionState) -> Response:
+        """An existing file under the root: 405 for other methods, else the static module."""
+        if request.line.method not in ("GET", "HEAD"):
+            return self.error(405, request, conn)
+        return self._file(found, request, conn)
+
     def _keep(self, request: Request, conn: ConnectionState) -> bool:
         return request.keep_alive and conn.served < self.keepalive_requests
 
@@ -86,22 +95,35 @@ class NginxResponses(Dialect):
             and _accepts_gzip(encoding)
         )
 
-    def _gzip(self, body: bytes) -> bytes:
-        cached = self._gzipped.get(body)
+    def _gzip(self, body: bytes, *, length_known: bool = True) -> bytes:
+        """ngx_http_gzip_filter: the window shrinks to a known length (not for a stream)."""
+        cached = self._gzipped.get(body) if length_known else None
         if cached is not None:
             return cached
         wbits, memlevel = 15, 8
-        while len(body) < (1 << (wbits - 1)) - 262:
+        while length_known and len(body) < (1 << (wbits - 1)) - 262:
             wbits -= 1
             memlevel -= 1
         data = gzip_member(
             body, level=self.gzip_level, wbits=wbits, memlevel=max(memlevel, 1), xfl=4
         )
-        if len(self._gzipped) < 256:
+        if length_known and len(self._gzipped) < 256:
             self._gzipped[body] = data
         return data
 
     def _file(self, found: StaticFile, request: Request, conn: ConnectionState) -> Response:
+        """The static module's answer; its request-body discard sends 100 Continue first."""
+        response = self._static(found, request, conn)
+        expect = request.fields.get("expect")
+        if (
+            expect is not None
+            and expect.lower() == "100-continue"
+            and request.line.version >= (1, 1)
+        ):
+            response.preamble = b"HTTP/1.1 100 Continue\r\n\r\n"
+        return response
+
+    def _static(self, found: StaticFile, request: Request, conn: ConnectionState) -> Response:
         keep = self._keep(request, conn)
         mtime = int(found.mtime)
         last_modified = format_http_date(mtime)
@@ -152,26 +174,41 @@ class NginxResponses(Dialect):
                 http09=request.line.http09,
             )
         status, body, extra = 200, found.body, []
+        ctype_header = ctype
         wanted = request.fields.get("range")
-        if wanted is not None and self._if_range(request, mtime, etag):
-            span = single_range(wanted, len(found.body))
-            if span is False:
+        if (
+            wanted is not None
+            and len(wanted) >= 7
+            and wanted[:6].lower() == "bytes="
+            and self._if_range(request, mtime, etag)
+        ):
+            spans = nginx_ranges(wanted, len(found.body))
+            if spans is False:
                 return self.error(416, request, conn, [("Content-Range", f"bytes */{len(body)}")])
-            if span is not None and not isinstance(span, bool):
-                status, body = 206, body[span[0] : span[1] + 1]
-                extra = [("Content-Range", f"bytes {span[0]}-{span[1]}/{len(found.body)}")]
+            if isinstance(spans, list) and len(spans) == 1:
+                first, last = spans[0]
+                status, body = 206, body[first : last + 1]
+                extra = [("Content-Range", f"bytes {first}-{last}/{len(found.body)}")]
+            elif isinstance(spans, list):
+                self.boundaries += 1
+                boundary = f"{self.boundaries:020d}"
+                status = 206
+                body = nginx_multipart(found.body, spans, boundary, found.content_type)
+                ctype_header = ("Content-Type", f"multipart/byteranges; boundary={boundary}")
+                extra = [("", "")]
+        headers = [
+            *base,
+            ctype_header,
+            ("Content-Length", str(len(body))),
+            ("Last-Modified", last_modified),
+            ("Connection", connection),
+            ("ETag", etag),
+            *(extra or [("Accept-Ranges", "bytes")]),
+        ]
         return Response(
             status,
             self.reason(status),
-            [
-                *base,
-                ctype,
-                ("Content-Length", str(len(body))),
-                ("Last-Modified", last_modified),
-                ("Connection", connection),
-                ("ETag", etag),
-                *(extra or [("Accept-Ranges", "bytes")]),
-            ],
+            [h for h in headers if h[0]],
             body,
             keep_alive=keep,
             send_body=not head,
@@ -206,7 +243,7 @@ class NginxResponses(Dialect):
         condition = request.fields.get("if-range")
         if condition is None:
             return True
-        if condition.startswith('"') or condition.startswith("W/"):
+        if len(condition) >= 2 and condition.endswith('"'):
             return condition == etag
         return parse_http_date(condition) == mtime
 
@@ -219,6 +256,7 @@ class NginxResponses(Dialect):
         *,
         keep_alive: bool | None = None,
         line: RequestLine | None = None,
+        location: str | None = None,
     ) -> Response:
         """ngx_http_special_response_handler: nginx's built-in page for a status."""
         line = request.line if request is not None else line
@@ -246,6 +284,8 @@ class NginxResponses(Dialect):
                 body = chunked([self._gzip(body)])
         else:
             headers += [("Content-Type", "text/html"), ("Content-Length", str(len(body)))]
+        if location is not None:
+            headers.append(("Location", location))
         headers.append(("Connection", "keep-alive" if keep_alive else "close"))
         if gzip:
             headers.append(("Content-Encoding", "gzip"))
@@ -269,7 +309,13 @@ class NginxResponses(Dialect):
         return response
 
     def dynamic(self, request: Request, page: DynamicResponse, conn: ConnectionState) -> Response:
-        """A generated page with nginx's header order (as for a proxied or FastCGI answer)."""
+        """A generated page with nginx's header order (as for a proxied or FastCGI answer).
+
+        A redirect without a body gets nginx's own page, as the static module sends it.
+        """
+        location = dict(page.extra_headers).get("Location")
+        if location is not None and not page.body and page.status in self.error_heads:
+            return self.error(page.status, request, conn, location=location)
         keep = self._keep(request, conn)
         headers = [("Server", self.server_header), ("Date", conn.date)]
         headers.append(("Content-Type", page.content_type))
@@ -283,9 +329,16 @@ class NginxResponses(Dialect):
         )
         if gzip:
             headers.append(("Transfer-Encoding", "chunked"))
-            body = chunked([self._gzip(body)])
-        else:
+            body = chunked([self._gzip(body, length_known=page.length_known)])
+        elif page.length_known:
             headers.append(("Content-Length", str(len(body))))
+        elif request.line.method == "HEAD":
+            pass  # header only: neither a length nor chunks
+        elif request.line.version >= (1, 1):
+            headers.append(("Transfer-Encoding", "chunked"))
+            body = chunked([body])
+        else:
+            keep = False  # HTTP/1.0 without a length: the end of the body is the close
         headers.append(("Connection", "keep-alive" if keep else "close"))
         headers += list(page.extra_headers)
         if gzip:
