@@ -280,5 +280,27 @@ def bench_camouflage(
     print_report(report, as_json=json_out)
 
 
+def bench_synth(
+    rows: Annotated[int, typer.Option(help="Demo rows to fit and to sample.", min=100)] = 20_000,
+    quality_rows: Annotated[
+        int, typer.Option(help="Rows judged for quality and privacy.", min=100)
+    ] = 2_000,
+    seed: SeedOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rows/s to fit and to sample a copula (against numpy references), quality, privacy."""
+    import orjson
+
+    from shieldx.camouflage.synth.bench import synth_bench
+
+    report = synth_bench(rows=rows, quality_rows=quality_rows, seed=seed)
+    if json_out:
+        print(orjson.dumps(report).decode())
+        return
+    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+
+
 COMMANDS = [("synth", synth_app), ("camouflage", camouflage_app)]
 BENCH = bench_camouflage
+# Further `shieldx bench <name>` commands of this service.
+BENCHES = [("synth", bench_synth)]

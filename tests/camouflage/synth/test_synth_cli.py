@@ -120,3 +120,17 @@ def test_bad_input_is_refused_with_the_reason(fitted: Path) -> None:
     assert other.returncode == 2 and "same order" in other.stderr
     neither = shieldx("synth", "quality", cwd=fitted)
     assert neither.returncode == 2 and "give --kind" in neither.stderr
+
+
+def test_bench_prints_rates_with_references(tmp_path: Path) -> None:
+    result = shieldx(
+        "bench", "synth", "--rows", "400", "--quality-rows", "300", "--json", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    report = orjson.loads(result.stdout)
+    assert report["rows"] == 400 and report["columns"] == 13 and report["learned_columns"] == 10
+    for part in ("fit", "sample", "fit_reference", "sample_reference"):
+        assert report[part]["rows_per_s"] > 0
+    assert report["fit_ratio"] > 0 and report["sample_ratio"] > 0
+    assert 0 < report["quality"] <= 1
+    assert report["privacy"]["exact_copies"] == 0 and report["privacy"]["rows_compared"] == 300

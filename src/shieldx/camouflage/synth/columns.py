@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import numpy as np
+
 MAX_CATEGORIES = 1000
 # Share of cells whose value appears at least twice for a text column to be categorical.
 REPEATED_SHARE = 0.8
@@ -85,21 +87,34 @@ class DatetimeFormat:
     def parse(self, text: str) -> float:
         """Seconds since the epoch (the suffix is constant, so it is read as UTC)."""
         match = DATETIME_TEXT.fullmatch(text)
-        if match is None or (match.group(3) or "") != self.suffix:
+        if (
+            match is None
+            or (match.group(3) or "") != self.suffix
+            or _layout(match.group(1)) != self.pattern
+        ):
             raise ValueError(f"{text!r} is not a datetime like {self.example()}")
-        moment = datetime.strptime(match.group(1), self.pattern).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
         fraction = float(match.group(2)) if match.group(2) else 0.0
         return moment.timestamp() + fraction
 
     def format(self, seconds: float) -> str:
         """The text of a moment in this layout."""
+        return self.format_many([seconds])[0]
+
+    def format_many(self, seconds: Sequence[float]) -> list[str]:
+        """The texts of many moments (numpy formats them all at once)."""
         scale = 10**self.fraction
-        ticks = math.floor(seconds * scale + 0.5)
-        whole, part = divmod(ticks, scale)
-        text = datetime.fromtimestamp(whole, UTC).strftime(self.pattern)
+        ticks = np.floor(np.asarray(seconds, dtype=np.float64) * scale + 0.5).astype(np.int64)
+        whole, part = np.divmod(ticks, scale)
+        stamps = np.datetime_as_string(whole.astype("datetime64[s]"), unit="s").tolist()
+        width = {10: 10, 16: 16}.get(len(self.pattern.replace("%Y", "YYYY")), 19)
+        separator = self.pattern[8:9] if len(self.pattern) > 8 else "T"
+        heads = [stamp[:width].replace("T", separator) for stamp in stamps]
         if self.fraction:
-            text += f".{part:0{self.fraction}d}"
-        return text + self.suffix
+            heads = [
+                f"{h}.{p:0{self.fraction}d}" for h, p in zip(heads, part.tolist(), strict=True)
+            ]
+        return [h + self.suffix for h in heads]
 
     def example(self) -> str:
         """An example value, for error messages."""
@@ -116,14 +131,22 @@ def detect_datetime(values: Sequence[str]) -> DatetimeFormat | None:
         return None
     fraction = max(len(m.group(2) or ".") - 1 for m in matches if m is not None)
     heads = [m.group(1) for m in matches if m is not None]
-    for pattern in DATE_PATTERNS:
-        try:
-            for head in heads:
-                datetime.strptime(head, pattern)
-        except ValueError:
-            continue
-        return DatetimeFormat(pattern, fraction, suffixes.pop())
-    return None
+    layouts = {_layout(head) for head in heads}
+    if len(layouts) != 1:
+        return None
+    try:
+        for head in heads:
+            datetime.fromisoformat(head)
+    except ValueError:
+        return None
+    return DatetimeFormat(layouts.pop(), fraction, suffixes.pop())
+
+
+def _layout(head: str) -> str:
+    """The strptime pattern of a date or date-time head matched by DATETIME_TEXT."""
+    if len(head) == 10:
+        return "%Y-%m-%d"
+    return f"%Y-%m-%d{head[10]}%H:%M" + (":%S" if len(head) == 19 else "")
 
 
 def boolean_pair(values: Sequence[str]) -> tuple[str, str] | None:

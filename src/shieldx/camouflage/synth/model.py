@@ -142,7 +142,9 @@ class ColumnModel:
             return ["" if v is None else f"{round(float(v), d) + 0.0:.{d}f}" for v in values]
         if self.type is ColumnType.DATETIME and self.datetime is not None:
             fmt = self.datetime
-            return ["" if v is None else fmt.format(float(v)) for v in values]
+            present = [float(v) for v in values if v is not None]
+            texts = iter(fmt.format_many(present))
+            return ["" if v is None else next(texts) for v in values]
         return ["" if v is None else str(v) for v in values]
 
     def to_dict(self) -> dict[str, object]:

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shieldx.camouflage.synth.fields import Fields, ModelError
 
@@ -65,11 +66,30 @@ def _histogram(values: Sequence[int]) -> dict[str, float]:
     return {str(key): float(count) for key, count in sorted(Counter(values).items())}
 
 
-def _draw(rng: np.random.Generator, histogram: dict[int, float], count: int) -> list[int]:
-    """Draw from a histogram of integers."""
-    keys = list(histogram)
-    weights = np.array(list(histogram.values()))
-    return [keys[i] for i in rng.choice(len(keys), size=count, p=weights / weights.sum()).tolist()]
+class Histogram:
+    """Integers with weights, drawn by inverting the cumulative weights."""
+
+    def __init__(self, counts: dict[int, float]) -> None:
+        self.keys = np.array(list(counts), dtype=np.int64)
+        weights = np.array(list(counts.values()), dtype=np.float64)
+        self.cumulative = np.cumsum(weights) / weights.sum()
+        self.cumulative[-1] = 1.0
+
+    def draw(self, rng: np.random.Generator, count: int) -> NDArray[np.int64]:
+        """`count` values."""
+        picks = np.searchsorted(self.cumulative, rng.random(count), side="right")
+        return np.asarray(self.keys[np.minimum(picks, self.keys.size - 1)], dtype=np.int64)
+
+
+def random_strings(
+    rng: np.random.Generator, alphabet: str, lengths: NDArray[np.int64]
+) -> list[str]:
+    """One string per length, of characters drawn uniformly from `alphabet` (vectorised)."""
+    if lengths.size == 0:
+        return []
+    width = max(int(lengths.max()), 1)
+    chars = np.array(list(alphabet))[rng.integers(0, len(alphabet), size=(lengths.size, width))]
+    return ["".join(row[:n]) for row, n in zip(chars.tolist(), lengths.tolist(), strict=True)]
 
 
 def _read_histogram(fields: Fields, key: str, high: int) -> dict[int, float]:
@@ -128,14 +148,12 @@ class HexShape(Shape):
 
     def __init__(self, lengths: dict[int, float], upper: bool) -> None:
         self.lengths, self.upper = lengths, upper
+        self._lengths = Histogram(lengths)
 
     def generate(self, rng: np.random.Generator, count: int) -> list[str]:
         """Random hex digits."""
         digits = HEX.upper() if self.upper else HEX
-        return [
-            "".join(digits[i] for i in rng.integers(0, 16, size=n).tolist())
-            for n in _draw(rng, self.lengths, count)
-        ]
+        return random_strings(rng, digits, self._lengths.draw(rng, count))
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
@@ -151,26 +169,31 @@ class PatternShape(Shape):
         self, shapes: dict[str, float], runs: dict[str, dict[int, float]] | None = None
     ) -> None:
         self.shapes, self.runs = shapes, runs
-        self._parsed = {shape: _split(shape) for shape in shapes}
+        self._parsed = [_split(shape) for shape in shapes]
+        self._pick = Histogram(dict(enumerate(shapes.values())))
+        self._runs = None if runs is None else {cls: Histogram(h) for cls, h in runs.items()}
 
     def generate(self, rng: np.random.Generator, count: int) -> list[str]:
-        """Fill a drawn shape with random characters of each class."""
-        names = list(self.shapes)
-        weights = np.array(list(self.shapes.values()))
-        picks = rng.choice(len(names), size=count, p=weights / weights.sum()).tolist()
-        return [self._fill(rng, self._parsed[names[i]]) for i in picks]
-
-    def _fill(self, rng: np.random.Generator, tokens: list[str]) -> str:
-        """One value of a shape."""
-        out: list[str] = []
-        for token in tokens:
-            alphabet = CLASSES.get(token)
-            if alphabet is None:
-                out.append(token[-1])
-                continue
-            length = 1 if self.runs is None else _draw(rng, self.runs[token], 1)[0]
-            out.extend(alphabet[i] for i in rng.integers(0, len(alphabet), size=length).tolist())
-        return "".join(out)
+        """Fill drawn shapes with random characters of each class (one shape at a time)."""
+        picks = self._pick.draw(rng, count)
+        out = [""] * count
+        for shape in np.unique(picks).tolist():
+            rows = np.flatnonzero(picks == shape).tolist()
+            parts: list[list[str]] = []
+            for token in self._parsed[shape]:
+                alphabet = CLASSES.get(token)
+                if alphabet is None:
+                    parts.append([token[-1]] * len(rows))
+                    continue
+                lengths = (
+                    np.ones(len(rows), dtype=np.int64)
+                    if self._runs is None
+                    else self._runs[token].draw(rng, len(rows))
+                )
+                parts.append(random_strings(rng, alphabet, lengths))
+            for row, value in zip(rows, map("".join, zip(*parts, strict=True)), strict=True):
+                out[row] = value
+        return out
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
@@ -185,15 +208,23 @@ class TextShape(Shape):
 
     def __init__(self, words: dict[int, float], lengths: dict[int, float], capital: float) -> None:
         self.words, self.lengths, self.capital = words, lengths, capital
+        self._words, self._lengths = Histogram(words), Histogram(lengths)
 
     def generate(self, rng: np.random.Generator, count: int) -> list[str]:
-        """Sentences of made-up words."""
-        values = []
-        for n in _draw(rng, self.words, count):
-            words = [_word(rng, length) for length in _draw(rng, self.lengths, n)] if n else []
-            if words and rng.random() < self.capital:
-                words[0] = words[0].capitalize()
-            values.append(" ".join(words))
+        """Sentences of made-up words (consonants and vowels alternate)."""
+        counts = self._words.draw(rng, count)
+        lengths = self._lengths.draw(rng, int(counts.sum()))
+        consonants = random_strings(rng, CONSONANTS, lengths)
+        vowels = random_strings(rng, VOWELS, lengths)
+        words = [_mix(a, b) for a, b in zip(consonants, vowels, strict=True)]
+        capital = (rng.random(count) < self.capital).tolist()
+        values, start = [], 0
+        for n, upper in zip(counts.tolist(), capital, strict=True):
+            chosen = words[start : start + n]
+            start += n
+            if chosen and upper:
+                chosen[0] = chosen[0].capitalize()
+            values.append(" ".join(chosen))
         return values
 
     def to_dict(self) -> dict[str, object]:
@@ -206,12 +237,10 @@ class TextShape(Shape):
         }
 
 
-def _word(rng: np.random.Generator, length: int) -> str:
-    """Alternating consonants and vowels."""
-    picks = rng.random(length).tolist()
+def _mix(consonants: str, vowels: str) -> str:
+    """A word of the given length: consonant, vowel, consonant, …"""
     return "".join(
-        (CONSONANTS if i % 2 == 0 else VOWELS)[int(p * (17 if i % 2 == 0 else 5))]
-        for i, p in enumerate(picks)
+        c if i % 2 == 0 else v for i, (c, v) in enumerate(zip(consonants, vowels, strict=True))
     )
 
 
