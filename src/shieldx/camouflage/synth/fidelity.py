@@ -63,7 +63,7 @@ def column_types(real: Table) -> dict[str, ColumnType]:
     return {name: detect_type(name, cells) for name, cells in real.items()}
 
 
-def quality_report(real: Table, synthetic: Table, *, seed: int = 0) -> dict[str, object]:
+def quality_report(real: Table, synthetic: Table, *, seed: int = 0) -> dict[str, Any]:
     """SDMetrics' quality score (overall, per property and per column) and the privacy figures."""
     if list(real) != list(synthetic):
         raise ValueError(
@@ -97,10 +97,16 @@ def quality_report(real: Table, synthetic: Table, *, seed: int = 0) -> dict[str,
             {"tables": {"table": metadata}},
             verbose=False,
         )
-    properties = report.get_properties()
-    scores = {row["Property"]: float(row["Score"]) for _, row in properties.iterrows()}
-    shapes = report.get_details("Column Shapes", table_name="table")
-    columns = {str(row["Column"]): round(float(row["Score"]), 4) for _, row in shapes.iterrows()}
+        properties = report.get_properties()
+        shapes = report.get_details("Column Shapes", table_name="table")
+    scores = {
+        str(name): float(score)
+        for name, score in zip(properties["Property"], properties["Score"], strict=True)
+    }
+    columns = {
+        str(name): round(float(score), 4)
+        for name, score in zip(shapes["Column"], shapes["Score"], strict=True)
+    }
     return {
         "quality": round(float(report.get_score()), 4),
         "column_shapes": round(scores.get("Column Shapes", float("nan")), 4),
