@@ -99,7 +99,7 @@ def broken(model: dict[str, Any], path: list[str | int], value: object) -> dict[
         (["columns", 1, "marginal", "weights"], [1], "must have 2 items"),
         (["columns", 1, "name"], "n", "must not repeat a column name"),
         (["columns", 2, "datetime", "pattern"], "%s", "datetime: datetime pattern must be"),
-        (["columns", 3, "shape", "kind"], "exec", "must be uuid, hex, pattern or text"),
+        (["columns", 3, "shape", "kind"], "exec", "must be uuid, sequence, hex, pattern or text"),
         (["columns", 3, "extra"], 1, "unknown field"),
         (["correlation", 0, 1], 3.0, "entries in \\[-1, 1\\]"),
         (["correlation", 0], [1.0], "must be a list of 3 to 3 items"),

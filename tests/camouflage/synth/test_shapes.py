@@ -13,6 +13,7 @@ from shieldx.camouflage.synth.fields import ModelError
 from shieldx.camouflage.synth.shapes import (
     HexShape,
     PatternShape,
+    SequenceShape,
     TextShape,
     UuidShape,
     fit_identifier,
@@ -74,8 +75,10 @@ def test_text_keeps_word_counts_and_lengths() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"kind": "regex"}, "must be uuid, hex, pattern or text"),
+        ({"kind": "regex"}, "must be uuid, sequence, hex, pattern or text"),
         ({"kind": "pattern", "shapes": {}, "runs": None}, "1 to 100 shapes"),
+        ({"kind": "pattern", "shapes": {"a": 1}, "runs": None, "leading_zero": 1}, "true or false"),
+        ({"kind": "sequence", "start": -1}, "start must be an integer"),
         ({"kind": "pattern", "shapes": {"a": -1}, "runs": None}, "finite number in"),
         ({"kind": "hex", "upper": False, "lengths": {"x": 1}}, "keys must be integers"),
         ({"kind": "text", "words": {"1": 1}, "lengths": {"3": 1}, "capital": 2}, "capital"),
@@ -85,3 +88,18 @@ def test_text_keeps_word_counts_and_lengths() -> None:
 def test_bad_shapes_are_refused(raw: object, message: str) -> None:
     with pytest.raises(ModelError, match=message):
         shape_from_dict(raw, "shape")
+
+
+def test_counting_keys_go_on_past_the_last_one() -> None:
+    shape = fit_identifier([str(i) for i in range(1, 501)])
+    assert isinstance(shape, SequenceShape)
+    assert shape.generate(rng(), 3) == ["501", "502", "503"]
+    assert isinstance(round_trip(shape), SequenceShape)
+
+
+def test_numbers_get_a_leading_zero_only_if_the_sample_has_one() -> None:
+    real = [str(n) for n in np.random.default_rng(1).permutation(np.arange(100, 999))[:300]]
+    made = fit_identifier(real).generate(rng(), 2000)
+    assert all(re.fullmatch(r"[1-9]\d\d", value) for value in made)
+    codes = fit_identifier([f"{n:03d}" for n in range(0, 900, 3)]).generate(rng(), 2000)
+    assert any(value.startswith("0") for value in codes)

@@ -9,6 +9,7 @@ UUIDs and hex digests are recognised as such. Free text keeps word counts and wo
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from abc import ABC, abstractmethod
@@ -29,8 +30,11 @@ DIGITS = "0123456789"
 HEX = "0123456789abcdef"
 VOWELS = "aeiou"
 CONSONANTS = "bcdfghklmnprstvwz"
-CLASSES = {"A": UPPER, "a": LOWER, "9": DIGITS}
+DIGIT = "9"
+CLASSES = {"A": UPPER, "a": LOWER, DIGIT: DIGITS}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+INTEGER_KEY = re.compile(r"[1-9]\d{0,17}")
+LEADING_ZERO = re.compile(r"(^|\D)0\d")
 HEXTEXT = re.compile(r"[0-9a-f]{8,}|[0-9A-F]{8,}")
 
 
@@ -160,15 +164,36 @@ class HexShape(Shape):
         return {"kind": self.kind, "upper": self.upper, "lengths": _dump(self.lengths)}
 
 
+class SequenceShape(Shape):
+    """Integer keys that count up (auto-increment ids): generated ones go on past the last."""
+
+    kind = "sequence"
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+    def generate(self, rng: np.random.Generator, count: int) -> list[str]:
+        """The next `count` keys (new keys never meet the sample's)."""
+        del rng
+        return [str(self.start + i) for i in range(count)]
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready view."""
+        return {"kind": self.kind, "start": self.start}
+
+
 class PatternShape(Shape):
     """Shapes of characters; with `runs`, collapsed shapes whose run lengths are drawn."""
 
     kind = "pattern"
 
     def __init__(
-        self, shapes: dict[str, float], runs: dict[str, dict[int, float]] | None = None
+        self,
+        shapes: dict[str, float],
+        runs: dict[str, dict[int, float]] | None = None,
+        leading_zero: bool = True,
     ) -> None:
-        self.shapes, self.runs = shapes, runs
+        self.shapes, self.runs, self.leading_zero = shapes, runs, leading_zero
         self._parsed = [_split(shape) for shape in shapes]
         self._pick = Histogram(dict(enumerate(shapes.values())))
         self._runs = None if runs is None else {cls: Histogram(h) for cls, h in runs.items()}
@@ -180,17 +205,26 @@ class PatternShape(Shape):
         for shape in np.unique(picks).tolist():
             rows = np.flatnonzero(picks == shape).tolist()
             parts: list[list[str]] = []
+            previous = ""
             for token in self._parsed[shape]:
                 alphabet = CLASSES.get(token)
                 if alphabet is None:
                     parts.append([token[-1]] * len(rows))
+                    previous = token
                     continue
                 lengths = (
                     np.ones(len(rows), dtype=np.int64)
                     if self._runs is None
                     else self._runs[token].draw(rng, len(rows))
                 )
-                parts.append(random_strings(rng, alphabet, lengths))
+                if token == DIGIT and previous != DIGIT and not self.leading_zero:
+                    # The sample writes no number with a leading zero: neither do we.
+                    first = random_strings(rng, DIGITS[1:], np.ones(len(rows), dtype=np.int64))
+                    rest = random_strings(rng, alphabet, lengths - 1)
+                    parts.append([a + b for a, b in zip(first, rest, strict=True)])
+                else:
+                    parts.append(random_strings(rng, alphabet, lengths))
+                previous = token
             for row, value in zip(rows, map("".join, zip(*parts, strict=True)), strict=True):
                 out[row] = value
         return out
@@ -198,7 +232,12 @@ class PatternShape(Shape):
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
         runs = None if self.runs is None else {k: _dump(v) for k, v in self.runs.items()}
-        return {"kind": self.kind, "shapes": dict(self.shapes), "runs": runs}
+        return {
+            "kind": self.kind,
+            "shapes": dict(self.shapes),
+            "runs": runs,
+            "leading_zero": self.leading_zero,
+        }
 
 
 class TextShape(Shape):
@@ -282,6 +321,11 @@ def _constants(shape: str, group: Sequence[str]) -> str:
 
 def fit_identifier(values: Sequence[str]) -> Shape:
     """The shape of an identifier column's (non-empty) values."""
+    if len(values) >= 2 and all(INTEGER_KEY.fullmatch(v) for v in values):
+        numbers = [int(v) for v in values]
+        if all(a < b for a, b in itertools.pairwise(numbers)):
+            return SequenceShape(numbers[-1] + 1)
+    leading_zero = any(LEADING_ZERO.search(v) for v in values)
     if values and all(UUID.fullmatch(v) for v in values):
         return UuidShape(upper=any(v != v.lower() for v in values))
     if values and all(HEXTEXT.fullmatch(v) for v in values):
@@ -295,7 +339,7 @@ def fit_identifier(values: Sequence[str]) -> Shape:
         _constants(shape, group): float(len(group)) for shape, group in common if len(group) >= 2
     }
     if sum(shared.values()) >= 0.5 * len(values):
-        return PatternShape(shared)
+        return PatternShape(shared, leading_zero=leading_zero)
     collapsed: Counter[str] = Counter()
     lengths: dict[str, list[int]] = {cls: [] for cls in CLASSES}
     for value in values:
@@ -309,7 +353,7 @@ def fit_identifier(values: Sequence[str]) -> Shape:
         for cls, found in lengths.items()
     }
     shapes = {shape: float(n) for shape, n in collapsed.most_common(MAX_SHAPES)} or {"a": 1.0}
-    return PatternShape(shapes, runs_hist)
+    return PatternShape(shapes, runs_hist, leading_zero)
 
 
 def fit_text(values: Sequence[str]) -> Shape:
@@ -331,6 +375,8 @@ def shape_from_dict(raw: object, path: str) -> Shape:
     kind = fields.text("kind")
     if kind == "uuid":
         return UuidShape(bool(fields.raw("upper")))
+    if kind == "sequence":
+        return SequenceShape(fields.integer("start", high=10**18))
     if kind == "hex":
         return HexShape(_read_histogram(fields, "lengths", 4096), bool(fields.raw("upper")))
     if kind == "text":
@@ -355,5 +401,10 @@ def shape_from_dict(raw: object, path: str) -> Shape:
         if runs_raw is not None:
             table = Fields(runs_raw, fields.where("runs"), allowed=tuple(CLASSES))
             runs = {cls: _read_histogram(table, cls, MAX_RUN) for cls in CLASSES}
-        return PatternShape(shapes, runs)
-    raise ModelError(f"{fields.where('kind')} must be uuid, hex, pattern or text (got {kind!r})")
+        leading_zero = fields.raw("leading_zero")
+        if not isinstance(leading_zero, bool):
+            raise ModelError(f"{fields.where('leading_zero')} must be true or false")
+        return PatternShape(shapes, runs, leading_zero)
+    raise ModelError(
+        f"{fields.where('kind')} must be uuid, sequence, hex, pattern or text (got {kind!r})"
+    )
