@@ -12,7 +12,8 @@ import typer
 from shieldx.platform.cli_options import JsonOpt, fail
 
 synth_app = typer.Typer(
-    help="Synthetic users, transactions and network flows (seeded), and their realism score.",
+    help="Synthetic users, transactions and network flows (seeded), and their realism score; "
+    "models fitted to a real sample (fit, sample, quality --real).",
     no_args_is_help=True,
 )
 camouflage_app = typer.Typer(help="Decoy templates and previews.", no_args_is_help=True)
