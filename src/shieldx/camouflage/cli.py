@@ -186,7 +186,9 @@ def synth_fit(
 
 @synth_app.command("sample")
 def synth_sample(
-    model_file: Annotated[Path, typer.Argument(metavar="MODEL", help="A model from `synth fit`.")],
+    model_file: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="A model file written by synth fit.")
+    ],
     count: CountOpt = 1000,
     seed: SeedOpt = 0,
     output: Annotated[
