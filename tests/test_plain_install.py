@@ -125,6 +125,7 @@ BENCHES = {
     "locator": ["--seconds", "0.2"],
     "camouflage": ["--duration", "1", "--min-requests", "1", "--connections", "2"],
     "http": ["--duration", "1", "--connections", "2"],
+    "synth": ["--rows", "300", "--quality-rows", "200"],
 }
 
 
@@ -151,3 +152,17 @@ def test_each_bench_smallest_run_on_a_plain_install(
     report = json.loads(result.stdout)
     assert report["machine"]["cpus"] >= 1
     assert report.get("benchmark", bench) == bench
+
+
+def test_synth_quality_names_the_extra_it_needs(plain_venv: Path, tmp_path: Path) -> None:
+    """Without SDMetrics (an optional extra), `synth quality --real` says what to install."""
+    rows = "".join(f"{i},{i % 4},{(i * 7) % 11}.5\n" for i in range(30))
+    (tmp_path / "real.csv").write_text("id,group,value\n" + rows)
+    fitted = _run(plain_venv, ["shieldx", "synth", "fit", "real.csv", "-o", "m.json"], tmp_path)
+    assert fitted.returncode == 0, fitted.stderr[-4000:]
+    made = _run(plain_venv, ["shieldx", "synth", "sample", "m.json", "-o", "s.csv"], tmp_path)
+    assert made.returncode == 0, made.stderr[-4000:]
+    args = ["shieldx", "synth", "quality", "--real", "real.csv", "--synthetic", "s.csv"]
+    result = _run(plain_venv, args, tmp_path)
+    assert result.returncode == 1
+    assert "pip install 'shieldx[synth-quality]'" in result.stderr

@@ -12,7 +12,8 @@ import typer
 from shieldx.platform.cli_options import ConfigOpt, DataDirOpt, JsonOpt, fail, open_context
 
 synth_app = typer.Typer(
-    help="Synthetic users, transactions and network flows (seeded), and their realism score.",
+    help="Synthetic users, transactions and network flows (seeded), and their realism score; "
+    "models fitted to a real sample (fit, sample, quality --real).",
     no_args_is_help=True,
 )
 camouflage_app = typer.Typer(
@@ -82,12 +83,31 @@ for _kind, _summary in _KINDS.items():
 
 @synth_app.command("quality")
 def synth_quality(
-    kind: Annotated[str, typer.Option("--kind", "-k", help="users, transactions or traffic.")],
+    kind: Annotated[
+        str | None, typer.Option("--kind", "-k", help="users, transactions or traffic.")
+    ] = None,
     count: CountOpt = 10_000,
     seed: SeedOpt = 0,
+    real: Annotated[
+        Path | None, typer.Option("--real", help="A real sample (CSV) to compare with.")
+    ] = None,
+    synthetic: Annotated[
+        Path | None, typer.Option("--synthetic", help="Generated rows (CSV) to judge.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The realism score: KSComplement / TVComplement per column against the targets."""
+    """The realism score of a kind (--kind), or of generated rows against a sample (--real)."""
+    if real is not None or synthetic is not None:
+        if kind is not None or real is None or synthetic is None:
+            _fail("give --real and --synthetic together, without --kind")
+        _sample_quality(real, synthetic, seed, json_out)
+        return
+    if kind is None:
+        _fail("give --kind (users, transactions, traffic), or --real and --synthetic")
+    _kind_quality(kind, count, seed, json_out)
+
+
+def _kind_quality(kind: str, count: int, seed: int, json_out: bool) -> None:
     import orjson
     from rich.console import Console
     from rich.progress import Progress
@@ -113,6 +133,93 @@ def synth_quality(
     console = Console()
     console.print(table)
     console.print(f"overall realism score: [bold]{report.overall:.4f}[/]")
+
+
+def _sample_quality(real: Path, synthetic: Path, seed: int, json_out: bool) -> None:
+    import orjson
+
+    from shieldx.camouflage.synth.fidelity import MissingExtra, quality_report
+    from shieldx.camouflage.synth.files import TableFileError, read_table
+
+    try:
+        report = quality_report(read_table(real), read_table(synthetic, min_rows=1), seed=seed)
+    except MissingExtra as exc:
+        _fail(str(exc), code=1)
+    except (TableFileError, ValueError) as exc:
+        _fail(str(exc))
+    if json_out:
+        print(orjson.dumps(report).decode())
+        return
+    privacy = report["privacy"]
+    assert isinstance(privacy, dict)
+    print(
+        f"quality {report['quality']} (column shapes {report['column_shapes']}, "
+        f"column pair trends {report['column_pair_trends']})\n"
+        f"privacy: {privacy['exact_copies']} exact copies, distance to closest record "
+        f"min {privacy['dcr_min']} median {privacy['dcr_median']} "
+        f"(real rows to each other: median {privacy['real_nn_median']})"
+    )
+
+
+ModelOpt = Annotated[Path, typer.Option("--output", "-o", help="Where to write the model (JSON).")]
+
+
+@synth_app.command("fit")
+def synth_fit(
+    sample: Annotated[Path, typer.Argument(help="A real table: CSV with a header line.")],
+    output: ModelOpt,
+    seed: SeedOpt = 0,
+) -> None:
+    """Learn column types, marginals and correlations (Gaussian copula) from a CSV sample."""
+    from shieldx.camouflage.synth.files import TableFileError, read_table, save_model
+    from shieldx.camouflage.synth.model import SampleTooSmall, fit
+
+    try:
+        model = fit(read_table(sample), seed=seed)
+    except (TableFileError, SampleTooSmall) as exc:
+        _fail(str(exc))
+    size = save_model(model, output)
+    types = ", ".join(f"{c.name} {c.type.value}" for c in model.columns)
+    print(
+        f"learned {len(model.columns)} columns from {model.rows} rows ({types}); "
+        f"wrote {output} ({size:,} bytes)",
+        file=sys.stderr,
+    )
+
+
+@synth_app.command("sample")
+def synth_sample(
+    model_file: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="A model file written by synth fit.")
+    ],
+    count: CountOpt = 1000,
+    seed: SeedOpt = 0,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="CSV file [default: stdout].")
+    ] = None,
+) -> None:
+    """Generate COUNT rows (CSV) from a model; none equals a real row of the sample."""
+    from shieldx.camouflage.synth.fields import ModelError
+    from shieldx.camouflage.synth.files import load_model, write_table
+
+    try:
+        model = load_model(model_file)
+    except ModelError as exc:
+        _fail(str(exc))
+    try:
+        generated = model.sample(count, seed=seed)
+    except ValueError as exc:
+        _fail(str(exc), code=1)
+    text = write_table(generated.table, output)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    print(
+        f"wrote {count} rows to {output} ({generated.rejected} generated rows rejected as "
+        "copies of real rows)",
+        file=sys.stderr,
+    )
 
 
 @camouflage_app.command("templates")
@@ -270,5 +377,27 @@ def bench_camouflage(
     print_report(report, as_json=json_out)
 
 
+def bench_synth(
+    rows: Annotated[int, typer.Option(help="Demo rows to fit and to sample.", min=100)] = 20_000,
+    quality_rows: Annotated[
+        int, typer.Option(help="Rows judged for quality and privacy.", min=100)
+    ] = 2_000,
+    seed: SeedOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rows/s to fit and to sample a copula (against numpy references), quality, privacy."""
+    import orjson
+
+    from shieldx.camouflage.synth.bench import synth_bench
+
+    report = synth_bench(rows=rows, quality_rows=quality_rows, seed=seed)
+    if json_out:
+        print(orjson.dumps(report).decode())
+        return
+    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+
+
 COMMANDS = [("synth", synth_app), ("camouflage", camouflage_app)]
 BENCH = bench_camouflage
+# Further `shieldx bench <name>` commands of this service.
+BENCHES = [("synth", bench_synth)]
