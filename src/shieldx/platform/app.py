@@ -35,7 +35,7 @@ from shieldx.platform.middleware import (
 )
 from shieldx.platform.openapi import document_platform
 from shieldx.platform.roles import Role
-from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
+from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo, WhoAmI
 
 T = TypeVar("T")
 Hook = Callable[[], Awaitable[None]]
@@ -300,6 +300,9 @@ def _platform_router(service: str) -> APIRouter:
         "/whoami",
         whoami,
         methods=["GET"],
+        # Documented, not validated: /whoami is the HTTP benchmark's authenticated no-op.
+        response_model=None,
+        responses={200: {"model": WhoAmI, "description": "The caller"}},
         summary="The caller's key id, role and tenant (an authenticated no-op)",
     )
     return router

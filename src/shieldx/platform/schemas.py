@@ -94,6 +94,16 @@ class KeyCreated(BaseModel):
     name: str
 
 
+class WhoAmI(BaseModel):
+    """GET /whoami: the service answering and the caller's key."""
+
+    service: str
+    key_id: str
+    role: Role
+    tenant: str | None
+    name: str
+
+
 class KeyInfo(BaseModel):
     """A stored key, without its secret."""
 
