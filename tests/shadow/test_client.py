@@ -70,6 +70,12 @@ def test_a_generated_client_drives_rule_sets_deployments_decisions_and_results(
     client_module, models = generated("client"), generated("models")
     api: Callable[[str], Any] = lambda name: generated(f"api.{name}")  # noqa: E731
     client = client_module.AuthenticatedClient(base_url=shadow.url, token=shadow.keys["acme"])
+    with client:  # closes its connections at the end
+        drive(client, models, api)
+
+
+def drive(client: Any, models: ModuleType, api: Callable[[str], Any]) -> None:
+    """The flow, through the generated modules."""
 
     def ruleset(name: str, expression: str) -> Any:
         body = models.RuleSetCreate.from_dict(

@@ -98,6 +98,7 @@ class ShadowService:
             catalog=self.catalog,
             metrics=metrics,
             clock=clock,
+            breaker=self.enforcer.breakers.reason,
         )
         self._probe = version_probe(db)
         self.flags = FlagService(

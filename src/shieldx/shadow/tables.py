@@ -227,7 +227,6 @@ feature_flags = sa.Table(
 # the split (traffic_rules) in the same transaction: `stable` alone when settled; `stable`
 # and `canary` during a canary or rolling deployment; `blue` (the old version, draining)
 # and `green` (the new one) during a blue-green deployment.
-ENVIRONMENTS = ("blue", "green", "canary", "stable")
 deployment_environments = sa.Table(
     "deployment_environments",
     metadata,

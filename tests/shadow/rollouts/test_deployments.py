@@ -91,6 +91,14 @@ def versions(service: ShadowService, start: int, count: int, **fields: Any) -> C
     return seen
 
 
+def half_failing(service: ShadowService, start: int, count: int) -> None:
+    """Decide COUNT requests, every other one without the probe header (NEEDS_PROBE fails on
+    it): an error rate far over any gate, never 20 failures in a row (the circuit breaker)."""
+    for i in range(start, start + count):
+        fields = {"headers": {"x-probe": "fine"}} if i % 2 else {}
+        service.decide("acme", record(i, **fields), label=None, gateway=None)
+
+
 def on_new(service: ShadowService, clients: range) -> set[int]:
     """The clients whose requests the new version (admin@1) enforces."""
     return {
@@ -229,7 +237,7 @@ def test_blue_green_analyses_in_shadow_switches_atomically_and_can_switch_back(
         assert versions(service, 0, 100, **probed) == {
             "probe@1": 100
         }  # the switch: everyone at once
-        versions(service, 100, 100)  # no header: the new rules fail at run time
+        half_failing(service, 100, 200)  # every other one without the header: fails
         assert await service.controller.tick() == 1
         report = await service.deployment(deployment["id"], lambda _t: True)
         assert report["status"] == "rolled_back" and "max_error_rate" in report["reason"]
@@ -346,7 +354,7 @@ def test_a_gradual_blue_green_switch_moves_ten_validated_steps_and_rolls_everyon
             4,
             40.0,
         )
-        versions(service, 0, 1000)  # no header: the new rules fail on the 40 % they serve
+        half_failing(service, 0, 1000)  # the new rules fail on half of the 40 % they serve
         assert await service.controller.tick() == 1
         report = await service.deployment(deployment["id"], lambda _t: True)
         assert report["status"] == "rolled_back" and "max_error_rate" in report["reason"]
@@ -425,6 +433,34 @@ def test_gateway_heartbeats_gate_stages_and_environments_follow_the_split(
         assert await service.controller.tick() == 1
         report = await service.deployment(blue_green["id"], lambda _t: True)
         assert report["status"] == "rolled_back" and "decision_latency_p95" in report["reason"]
+
+    run(ctx, clock, scenario)
+    ctx.close()
+
+
+def test_a_failing_candidate_opens_the_circuit_breaker_and_is_rolled_back(
+    make_settings: Callable[..., Settings],
+) -> None:
+    clock, ctx = ManualClock(), context(make_settings)
+
+    async def scenario(service: ShadowService) -> None:
+        # No gate would notice in time: no error-rate gate, a long stage.
+        gates = Gates(max_error_rate=None, min_samples_per_stage=10_000)
+        deployment = await service.deploy(
+            request(Strategy.CANARY, "probe@1", gates, stages=(100.0,))
+        )
+        probed = {"headers": {"x-probe": "fine"}}
+        assert versions(service, 0, 19) == {"probe@1": 19}  # 19 failures in a row: closed
+        assert versions(service, 19, 1, **probed) == {"probe@1": 1}  # a success resets it
+        assert versions(service, 20, 20) == {"probe@1": 20}  # the 20th failure opens it
+        assert versions(service, 40, 10) == {"open@1": 10}  # at once, before any controller
+        assert await service.controller.tick() == 1
+        report = await service.deployment(deployment["id"], lambda _t: True)
+        assert report["status"] == "rolled_back"
+        assert report["rollbacks"][0]["trigger"] == "circuit_breaker"
+        assert report["reason"].startswith("circuit breaker open: 20 candidate decisions")
+        assert "probe" in report["reason"]
+        assert service.enforcer.breakers.open == {}  # forgotten once the routing moved on
 
     run(ctx, clock, scenario)
     ctx.close()

@@ -105,7 +105,9 @@ class DeploymentService:
         catalog: RuleSetCatalog,
         metrics: ShadowMetrics,
         clock: Clock,
+        breaker: Callable[[str], str | None] = lambda _deployment_id: None,
     ) -> None:
+        self.breaker = breaker
         self.store = store
         self.gateways = gateways
         self.experiments = experiments
@@ -254,7 +256,11 @@ class DeploymentService:
         moved = 0
         for deployment in self.store.running():
             step = self.judge(deployment)
-            if step.move is not Move.WAIT and self._apply(deployment, step.move, step, "automatic"):
+            trigger = "automatic"
+            tripped = self.breaker(deployment.id)
+            if tripped is not None:
+                step, trigger = Step(Move.ROLLBACK, step.judgement, tripped), "circuit_breaker"
+            if step.move is not Move.WAIT and self._apply(deployment, step.move, step, trigger):
                 moved += 1
         if moved:
             self.refresh_status_metrics()

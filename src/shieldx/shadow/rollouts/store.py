@@ -26,7 +26,6 @@ from shieldx.shadow.rollouts.traffic_rules import (
     write_rule,
 )
 from shieldx.shadow.tables import (
-    ENVIRONMENTS,
     deployment_environments,
     deployment_stages,
     deployments,
@@ -126,9 +125,9 @@ class DeploymentStore:
         self._db = db
 
     def environments(self, tenant: str) -> list[dict[str, Any]]:
-        """The tenant's environments (deployment_environments), blue/green/canary/stable."""
+        """The tenant's environments (deployment_environments), the old version first."""
         e = deployment_environments
-        order = {name: n for n, name in enumerate(ENVIRONMENTS)}
+        order = {name: n for n, name in enumerate(("stable", "canary", "blue", "green"))}
         with self._db.read() as conn:
             rows = conn.execute(sa.select(e).where(e.c.tenant == tenant)).all()
         found = [
