@@ -113,7 +113,7 @@ def test_db_commands_on_both_backends(
     up = shieldx("db", "upgrade", data_dir=tmp_path, env=env)
     assert up.returncode == 0, up.stderr
     current = shieldx("db", "current", data_dir=tmp_path, env=env)
-    assert "platform_0003 (head)" in current.stdout
+    assert "platform_0004 (head)" in current.stdout
     refused = shieldx("db", "downgrade", "base", data_dir=tmp_path, env=env)
     assert refused.returncode == 1 and "api_keys" in refused.stderr  # drops tables: --yes
     down = shieldx("db", "downgrade", "base", "--yes", data_dir=tmp_path, env=env)

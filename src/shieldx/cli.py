@@ -265,13 +265,15 @@ def db_upgrade(
     from shieldx.platform import backups, migrations
 
     settings, db = _settings_and_database(config, data_dir)
+    taken = None
     if not no_backup and backups.needs_backup(db):
         try:
             path = backups.backup(db, backups.default_path(db, settings.data_dir))
         except backups.BackupError as exc:
             fail(f"backup before migrating failed, nothing migrated: {exc} (or --no-backup)")
         out.print(f"backup: {path}")
-    migrations.upgrade(db, revision)
+        taken = str(path)
+    migrations.upgrade(db, revision, backup=taken)
     out.print(f"database at: {', '.join(sorted(migrations.current(db))) or 'base'}")
 
 

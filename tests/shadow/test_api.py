@@ -167,3 +167,34 @@ def test_deployments_are_operated_by_hand(shadow_server: Callable[..., Shadow]) 
     assert 'deployment_status{status="aborted",strategy="canary"} 1.0' in metrics
     assert 'deployment_rollback_total{strategy="canary",trigger="manual"} 1.0' in metrics
     assert 'shadow_ab_tests_total{event="decided"} 1.0' in metrics
+
+
+def test_gateway_heartbeats_and_environments_over_http(
+    shadow_server: Callable[..., Shadow],
+) -> None:
+    shadow = shadow_server()
+    v1 = shadow.ruleset({"name": "waf", "rules": [rule("a", "false")]})
+    shadow.ok("POST", "/shadow/deploy", json={"ruleset": v1, "strategy": "immediate"})
+    shadow.ok("POST", "/shadow/gateways", "service", json={"gateway_id": "gw-1"})
+    beat = {"requests": 1200, "error_rate": 0.001, "latency_p95_ms": 12.5}
+    unknown = shadow.call("POST", "/shadow/gateways/gw-9/heartbeat", "service", json=beat)
+    assert unknown.status_code == 404 and "register it" in unknown.json()["detail"]
+    bad = shadow.call(
+        "POST", "/shadow/gateways/gw-1/heartbeat", "service", json={**beat, "error_rate": 2}
+    )
+    assert bad.status_code == 422
+    done = shadow.ok("POST", "/shadow/gateways/gw-1/heartbeat", "service", json=beat)
+    assert (done["gateway_id"], done["healthy"], done["latency_p95_ms"]) == ("gw-1", True, 12.5)
+    (listed,) = shadow.ok("GET", "/shadow/gateways", "auditor")
+    assert (listed["healthy"], listed["error_rate"]) == (True, 0.001)
+    assert (
+        shadow.call("POST", "/shadow/gateways/gw-1/heartbeat", "auditor", json=beat).status_code
+        == 403
+    )
+    v2 = shadow.ruleset({"name": "waf", "rules": [rule("a", "true")]})
+    shadow.ok("POST", "/shadow/deploy", json={"ruleset": v2, "strategy": "blue_green"})
+    environments = shadow.ok("GET", "/shadow/environments", "auditor")
+    assert [(e["environment"], e["ruleset"], e["percentage"]) for e in environments] == [
+        ("blue", "waf@1", 100.0),
+        ("green", "waf@2", 0.0),
+    ]

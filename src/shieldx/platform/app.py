@@ -43,6 +43,7 @@ from shieldx.platform.schemas import (
     MfaCode,
     MfaEnrolled,
     MfaStatus,
+    WhoAmI,
 )
 
 T = TypeVar("T")
@@ -384,6 +385,9 @@ def _platform_router(service: str) -> APIRouter:
         "/whoami",
         whoami,
         methods=["GET"],
+        # Documented, not validated: /whoami is the HTTP benchmark's authenticated no-op.
+        response_model=None,
+        responses={200: {"model": WhoAmI, "description": "The caller"}},
         summary="The caller's key id, role and tenant (an authenticated no-op)",
     )
     return router

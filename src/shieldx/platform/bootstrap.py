@@ -31,16 +31,17 @@ def prepare(settings: Settings, environ: Mapping[str, str]) -> Prepared:
     """Open the database, migrate it when allowed, and create the first admin key if none exists."""
     ctx = build_context(settings)
     if settings.database.auto_migrate:
+        taken = None
         if backups.needs_backup(ctx.db):  # as `shieldx db upgrade` does
             try:
-                backups.backup(ctx.db, backups.default_path(ctx.db, settings.data_dir))
+                taken = backups.backup(ctx.db, backups.default_path(ctx.db, settings.data_dir))
             except backups.BackupError as exc:
                 ctx.close()
                 raise BootstrapError(
                     f"backup before migrating failed, nothing migrated: {exc} "
                     "(or run 'shieldx db upgrade --no-backup')"
                 ) from exc
-        migrations.upgrade(ctx.db)
+        migrations.upgrade(ctx.db, backup=None if taken is None else str(taken))
     elif not migrations.is_current(ctx.db):
         ctx.close()
         raise BootstrapError(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -48,14 +50,75 @@ def _run(db: Database, action: str, revision: str) -> None:
             command.downgrade(cfg, revision)
 
 
-def upgrade(db: Database, revision: str = "heads") -> None:
-    """Apply migrations up to REVISION (all branches' heads by default)."""
+metadata = sa.MetaData()
+# Every applied migration with the backup taken before it (platform_0003); rows of a
+# migration that is reverted go with it.
+database_migrations = sa.Table(
+    "database_migrations",
+    metadata,
+    sa.Column("revision", sa.String(64), primary_key=True),
+    sa.Column("branch", sa.String(32), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("backup", sa.Text),
+)
+
+
+def upgrade(db: Database, revision: str = "heads", *, backup: str | None = None) -> None:
+    """Apply migrations up to REVISION (all branches' heads by default).
+
+    Each newly applied revision is recorded in database_migrations with BACKUP, the
+    reference of the backup taken before (None when none was).
+    """
+    before = applied(db)
     _run(db, "upgrade", revision)
+    _record(db, before, backup)
 
 
 def downgrade(db: Database, revision: str) -> None:
     """Revert migrations down to REVISION ('base' reverts everything)."""
     _run(db, "downgrade", revision)
+    _record(db, set(), None)
+
+
+def applied(db: Database) -> set[str]:
+    """Every revision applied to the database (the current ones and their ancestors)."""
+    heads_now = tuple(current(db))
+    if not heads_now:
+        return set()
+    script = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in script.iterate_revisions(heads_now, "base")}
+
+
+def _record(db: Database, before: set[str], backup: str | None) -> None:
+    if "database_migrations" not in sa.inspect(db.engine).get_table_names():
+        return
+    now_applied = applied(db)
+    script = ScriptDirectory.from_config(alembic_config())
+    new = [r for r in reversed(list(script.walk_revisions())) if r.revision in now_applied - before]
+    t = database_migrations
+    at = datetime.now(UTC)
+    with db.engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.revision.not_in(now_applied)))
+        for rev in new:
+            conn.execute(t.delete().where(t.c.revision == rev.revision))
+            conn.execute(
+                t.insert().values(
+                    revision=rev.revision,
+                    branch=Path(rev.path).parent.name,
+                    description=(rev.doc or "").strip()[:2000],
+                    applied_at=at,
+                    backup=backup,
+                )
+            )
+
+
+def recorded(db: Database) -> list[dict[str, object]]:
+    """database_migrations, oldest first."""
+    t = database_migrations
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.select(t).order_by(t.c.applied_at, t.c.revision)).all()
+    return [dict(row._mapping) for row in rows]
 
 
 def current(db: Database) -> set[str]:

@@ -116,6 +116,14 @@ class MfaStatus(BaseModel):
     key_id: str
     factor: str
     required: bool
+class WhoAmI(BaseModel):
+    """GET /whoami: the service answering and the caller's key."""
+
+    service: str
+    key_id: str
+    role: Role
+    tenant: str | None
+    name: str
 
 
 class KeyInfo(BaseModel):

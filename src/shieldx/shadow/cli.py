@@ -209,6 +209,14 @@ def bench(
     access_log: Annotated[bool, typer.Option(help="Server access log (on by default).")] = True,
     decisions: Annotated[int, typer.Option(help="In-process decisions to time.", min=100)] = 20_000,
     celpy: Annotated[bool, typer.Option(help="Also time cel-python's runners (slow).")] = True,
+    cel_runtimes: Annotated[
+        bool,
+        typer.Option(
+            "--cel-runtimes",
+            help="Also time the maintained CEL runtimes (common-expression-language, "
+            "cel-expr-python; dev extras) on the same rules, beside ours.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Decisions per second of the 50 sample rules on the sample corpus (in-process; --http too)."""
@@ -231,6 +239,10 @@ def bench(
         return
     report = run_benchmark(decisions=decisions, celpy_decisions=200 if celpy else 0)
     report["machine"] = machine()
+    if cel_runtimes:
+        from shieldx.shadow.bench.runtimes import runtimes_report
+
+        report["cel_runtimes"] = runtimes_report()
     if http:
         from shieldx.shadow.bench.http import http_benchmark
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -32,9 +33,10 @@ from shieldx.shadow.flusher import CounterFlusher
 from shieldx.shadow.metrics import ShadowMetrics
 from shieldx.shadow.rollouts.controller import DeploymentController
 from shieldx.shadow.rollouts.domain import Status
-from shieldx.shadow.rollouts.gateways import GatewayStore
+from shieldx.shadow.rollouts.gates import InstanceReport
+from shieldx.shadow.rollouts.gateways import GatewayStore, Heartbeat
 from shieldx.shadow.rollouts.report import deployment_report, deployment_summary
-from shieldx.shadow.rollouts.service import DeploymentService, DeployRequest
+from shieldx.shadow.rollouts.service import FLEET_LIMITS, DeploymentService, DeployRequest
 from shieldx.shadow.rollouts.store import DeploymentStore
 from shieldx.shadow.rules.catalog import RuleSetCatalog
 from shieldx.shadow.rules.enforcement import Enforcer, NoRoute
@@ -96,6 +98,7 @@ class ShadowService:
             catalog=self.catalog,
             metrics=metrics,
             clock=clock,
+            breaker=self.enforcer.breakers.reason,
         )
         self._probe = version_probe(db)
         self.flags = FlagService(
@@ -361,15 +364,46 @@ class ShadowService:
         found = await anyio.to_thread.run_sync(self.gateways.for_tenant, tenant)
         route = self.enforcer.snapshot.routes.get(tenant)
         moved = route.gateways if route is not None and route.gateways is not None else frozenset()
-        return [
-            {
-                "gateway_id": g.gateway_id,
-                "description": g.description,
-                "registered_at": iso(g.registered_at),
-                "on_candidate": g.gateway_id in moved,
-            }
-            for g in found
-        ]
+        beats = await anyio.to_thread.run_sync(self.gateways.heartbeats, tenant)
+        now = self.clock()
+        out = []
+        for g in found:
+            beat = beats.get(g.gateway_id)
+            out.append(
+                {
+                    "gateway_id": g.gateway_id,
+                    "description": g.description,
+                    "registered_at": iso(g.registered_at),
+                    "on_candidate": g.gateway_id in moved,
+                    "last_heartbeat_at": None if beat is None else iso(beat.at),
+                    "healthy": None if beat is None else _healthy(beat, now),
+                    "error_rate": None if beat is None else beat.error_rate,
+                    "latency_p95_ms": None if beat is None else beat.latency_p95_ms,
+                }
+            )
+        return out
+
+    async def heartbeat(self, beat: Heartbeat) -> dict[str, Any]:
+        """Record a gateway's heartbeat; 404 when it is not registered."""
+        if not await anyio.to_thread.run_sync(self.gateways.heartbeat, beat):
+            raise Problem(
+                404,
+                f"no gateway {beat.gateway_id!r}: register it with POST /shadow/gateways",
+                type="not-found",
+            )
+        return {
+            "gateway_id": beat.gateway_id,
+            "tenant": beat.tenant,
+            "last_heartbeat_at": iso(beat.at),
+            "requests": beat.requests,
+            "error_rate": beat.error_rate,
+            "latency_p95_ms": beat.latency_p95_ms,
+            "healthy": _healthy(beat, self.clock()),
+        }
+
+    async def environments(self, tenant: str) -> list[dict[str, Any]]:
+        """The tenant's environments (deployment_environments)."""
+        return await anyio.to_thread.run_sync(self.deployment_store.environments, tenant)
 
     async def remove_gateway(self, tenant: str, gateway_id: str) -> None:
         """Deregister a gateway."""
@@ -384,6 +418,11 @@ class ShadowService:
         """Resolve a flag, after making sure a kill switch set anywhere is seen."""
         await self.flags.ensure_fresh()
         return self.flags.evaluate(tenant, key, context)
+
+
+def _healthy(beat: Heartbeat, now: datetime) -> bool:
+    age = (now - beat.at).total_seconds()
+    return FLEET_LIMITS.healthy(InstanceReport(beat.gateway_id, age, beat.error_rate))
 
 
 def _nothing_deployed(tenant: str) -> Problem:

@@ -222,3 +222,36 @@ feature_flags = sa.Table(
     _at("created_at"),
     _at("updated_at"),
 )
+
+# Which version each environment of a tenant runs and its share of traffic, rewritten with
+# the split (traffic_rules) in the same transaction: `stable` alone when settled; `stable`
+# and `canary` during a canary or rolling deployment; `blue` (the old version, draining)
+# and `green` (the new one) during a blue-green deployment.
+deployment_environments = sa.Table(
+    "deployment_environments",
+    metadata,
+    sa.Column("tenant", sa.String(TENANT), primary_key=True),
+    sa.Column("environment", sa.String(16), primary_key=True),
+    sa.Column("ruleset_name", sa.String(64), nullable=False),
+    sa.Column("ruleset_version", sa.Integer, nullable=False),
+    sa.Column("percentage", sa.Float, nullable=False),
+    sa.Column("deployment_id", sa.String(32)),
+    _at("updated_at"),
+    sa.CheckConstraint(
+        "environment IN ('blue', 'green', 'canary', 'stable')",
+        name="ck_deployment_environments_environment",
+    ),
+)
+
+# The gateways as instances: their last heartbeat with what they measured (decision error
+# rate and p95 latency at the gateway); the instance-health and latency gates read it.
+deployment_instances = sa.Table(
+    "deployment_instances",
+    metadata,
+    sa.Column("tenant", sa.String(TENANT), primary_key=True),
+    sa.Column("gateway_id", sa.String(128), primary_key=True),
+    _at("last_heartbeat_at"),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("error_rate", sa.Float, nullable=False),
+    sa.Column("latency_p95_ms", sa.Float, nullable=False),
+)

@@ -12,6 +12,7 @@ from shieldx.shadow.rollouts.domain import (
     Policy,
     Stage,
     Strategy,
+    Switch,
     next_step,
     plan_stages,
 )
@@ -45,12 +46,23 @@ def test_plans_follow_the_strategy() -> None:
         (Phase.CANARY, 50, 30),
         (Phase.CANARY, 100, 30),
     ]
-    blue_green = plan_stages(Strategy.BLUE_GREEN, stage_duration_s=30, post_promotion_window_s=120)
+    blue_green = plan_stages(
+        Strategy.BLUE_GREEN,
+        stage_duration_s=30,
+        post_promotion_window_s=120,
+        switch=Switch.ATOMIC,
+    )
     assert [(s.phase, s.percentage, s.shadow_all) for s in blue_green] == [
         (Phase.ANALYSIS, 0, True),
         (Phase.POST_PROMOTION, 100, False),
     ]
-    assert len(plan_stages(Strategy.BLUE_GREEN, post_promotion_window_s=0)) == 1
+    atomic_now = plan_stages(Strategy.BLUE_GREEN, post_promotion_window_s=0, switch=Switch.ATOMIC)
+    assert len(atomic_now) == 1
+    gradual = plan_stages(Strategy.BLUE_GREEN, stage_duration_s=30, post_promotion_window_s=120)
+    assert [(s.phase, s.percentage, s.duration_s) for s in gradual] == [
+        (Phase.ANALYSIS, 0, 30),
+        *((Phase.SWITCH, 10.0 * (i + 1), 12.0) for i in range(10)),
+    ]
     rolling = plan_stages(Strategy.ROLLING, gateways=["gw-a", "gw-b", "gw-c"])
     assert [s.gateways for s in rolling] == [("gw-a",), ("gw-a", "gw-b"), ("gw-a", "gw-b", "gw-c")]
     assert rolling[-1].percentage == 100

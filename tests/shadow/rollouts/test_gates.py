@@ -4,7 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shieldx.shadow.rollouts.gates import Gates, StageCounts, Verdict, judge_stage
+from shieldx.shadow.rollouts.gates import (
+    FleetLimits,
+    Gates,
+    InstanceReport,
+    StageCounts,
+    Verdict,
+    judge_fleet,
+    judge_stage,
+)
 
 
 def counts(
@@ -110,3 +118,44 @@ def test_inconsistent_counts_are_refused() -> None:
         StageCounts(10, 11, 0)
     with pytest.raises(ValueError, match="false_positives"):
         StageCounts(10, 1, 0, benign=1, false_positives=2)
+
+
+def test_instance_gates_need_more_than_half_healthy_and_p95_under_a_second() -> None:
+    limits = FleetLimits()
+    fresh = InstanceReport("gw-a", 5.0, 0.01, 120.0)
+    erring = InstanceReport("gw-b", 5.0, 0.20, 80.0)
+    silent = InstanceReport("gw-c", None)
+    stale = InstanceReport("gw-d", 61.0, 0.0, 5000.0)  # too old to count, latency included
+    assert judge_fleet([], limits) == ()
+    health, latency = judge_fleet([fresh, erring], limits)
+    assert (health.verdict, health.observed, latency.verdict, latency.observed) == (
+        Verdict.FAIL,
+        0.5,
+        Verdict.PASS,
+        120.0,
+    )  # exactly half is not more than half
+    health, _ = judge_fleet([fresh, fresh, erring], limits)
+    assert health.verdict is Verdict.PASS
+    health, latency = judge_fleet([fresh, fresh, silent, stale], limits)
+    assert (health.verdict, latency.verdict) == (Verdict.FAIL, Verdict.PASS)
+    _, slow = judge_fleet([fresh, InstanceReport("gw-e", 1.0, 0.0, 1000.0)], limits)
+    assert slow.verdict is Verdict.FAIL and "1000 ms is not under" in slow.detail
+    _, unknown = judge_fleet([silent, stale], limits)
+    assert unknown.verdict is Verdict.INCONCLUSIVE
+
+
+def test_a_failing_instance_gate_fails_the_stage_whatever_its_samples() -> None:
+    gates = Gates(max_error_rate=0.05, min_samples_per_stage=1000)
+    few = StageCounts(requests=3, blocks=0, baseline_blocks=0)
+    fleet = judge_fleet([InstanceReport("gw-a", None)], FleetLimits())
+    judged = judge_stage(few, gates, fleet)
+    assert judged.verdict is Verdict.FAIL and judged.reason.startswith("instance_health:")
+    enough = StageCounts(requests=2000, blocks=0, baseline_blocks=0)
+    waiting = judge_fleet([InstanceReport("gw-a", 1.0, 0.0, 10.0)], FleetLimits())
+    passed = judge_stage(enough, gates, waiting)
+    assert passed.verdict is Verdict.PASS
+    assert [c.gate for c in passed.checks] == [
+        "max_error_rate",
+        "instance_health",
+        "decision_latency_p95",
+    ]

@@ -1,8 +1,8 @@
-"""Request bodies of the template routes (responses are plain JSON documents)."""
+"""Request bodies and response documents of the template and decoy routes."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shieldx.camouflage.fields import METHOD, Body, Headers, Path
 
@@ -21,3 +21,53 @@ class PreviewRequest(Body):
     path: Path
     method: str = Field("GET", pattern=METHOD)
     context: PreviewContext = Field(default_factory=PreviewContext)
+
+
+# Responses: documents may grow fields this model does not name yet (they are passed through,
+# never dropped); the routes leave out the optional fields a document does not hold.
+_OPEN = ConfigDict(extra="allow")
+
+
+class TemplateOut(BaseModel):
+    """A bundled template."""
+
+    model_config = _OPEN
+
+    name: str
+    server: str
+    version: str
+    description: str
+    dialect: str | None = None
+
+
+class RenderedAnswer(BaseModel):
+    """A template's answer: status, headers in order, body as text and as base64."""
+
+    model_config = _OPEN
+
+    template: str
+    status: int
+    reason: str
+    headers: list[list[str]] = Field(description="[name, value] pairs in the order sent")
+    body: str
+    body_base64: str
+
+
+class DecoyOut(BaseModel):
+    """A running decoy with its counters."""
+
+    model_config = _OPEN
+
+    name: str
+    template: str
+    port: int
+    requests: int
+    open_connections: int
+
+
+class DecoyList(BaseModel):
+    """GET /v1/camouflage/decoys."""
+
+    model_config = _OPEN
+
+    decoys: list[DecoyOut]

@@ -7,14 +7,19 @@ from typing import Any
 from fastapi import APIRouter
 
 from shieldx.camouflage.access import Actor, Camouflage
-from shieldx.camouflage.recon.schemas import LogRequest
+from shieldx.camouflage.recon.schemas import LogAccepted, LogRequest
 from shieldx.camouflage.recon.service import record_reports
 from shieldx.platform.errors import Problem
 
 router = APIRouter(prefix="/v1/camouflage", tags=["sessions"])
 
 
-@router.post("/log", summary="Report recon attempts")
+@router.post(
+    "/log",
+    response_model=LogAccepted,
+    response_model_exclude_unset=True,
+    summary="Report recon attempts",
+)
 async def log(body: LogRequest, _: Actor, service: Camouflage) -> dict[str, Any]:
     """Record a batch of sensor reports (at most camouflage.recording.log_batch_max)."""
     batch_max = service.settings.recording.log_batch_max

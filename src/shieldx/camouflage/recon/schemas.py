@@ -1,8 +1,8 @@
-"""Request bodies of the sensor-report route (responses are plain JSON documents)."""
+"""Request bodies and response documents of the sensor-report route."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shieldx.camouflage.fields import (
     DECOY_NAME,
@@ -48,3 +48,17 @@ class LogRequest(Body):
     """POST /v1/camouflage/log: a batch of reports (bounded by recording.log_batch_max)."""
 
     events: list[ReconReport] = Field(min_length=1, max_length=10_000)
+
+
+# Responses: documents may grow fields this model does not name yet (they are passed through,
+# never dropped); the routes leave out the optional fields a document does not hold.
+_OPEN = ConfigDict(extra="allow")
+
+
+class LogAccepted(BaseModel):
+    """POST /v1/camouflage/log: reports recorded and the sessions they went to."""
+
+    model_config = _OPEN
+
+    accepted: int
+    sessions: list[str]

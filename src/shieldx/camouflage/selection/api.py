@@ -13,7 +13,15 @@ from fastapi import APIRouter
 from shieldx.camouflage.access import Actor, Camouflage, Reader
 from shieldx.camouflage.decoys.previews import rendered
 from shieldx.camouflage.runtime import CamouflageService
-from shieldx.camouflage.selection.schemas import FeedbackRequest, SelectContext, SelectRequest
+from shieldx.camouflage.selection.schemas import (
+    AdaptiveOut,
+    Choice,
+    FeedbackOut,
+    FeedbackRequest,
+    GraphOut,
+    SelectContext,
+    SelectRequest,
+)
 from shieldx.camouflage.selection.service import UnknownSession
 from shieldx.platform.errors import Problem
 
@@ -108,14 +116,35 @@ async def adaptive(body: SelectRequest, _: Actor, service: Camouflage) -> dict[s
 
 
 for _prefix in ("", "/v1/camouflage"):
-    router.add_api_route(f"{_prefix}/select", select, methods=["POST"], summary="Choose a decoy")
     router.add_api_route(
-        f"{_prefix}/feedback", feedback, methods=["POST"], summary="Reward a session"
+        f"{_prefix}/select",
+        select,
+        methods=["POST"],
+        response_model=Choice,
+        response_model_exclude_unset=True,
+        summary="Choose a decoy",
     )
-    router.add_api_route(f"{_prefix}/graph", graph, methods=["GET"], summary="Bandit arms")
+    router.add_api_route(
+        f"{_prefix}/feedback",
+        feedback,
+        methods=["POST"],
+        response_model=FeedbackOut,
+        response_model_exclude_unset=True,
+        summary="Reward a session",
+    )
+    router.add_api_route(
+        f"{_prefix}/graph",
+        graph,
+        methods=["GET"],
+        response_model=GraphOut,
+        response_model_exclude_unset=True,
+        summary="Bandit arms",
+    )
 router.add_api_route(
     "/v1/camouflage/adaptive",
     adaptive,
     methods=["POST"],
+    response_model=AdaptiveOut,
+    response_model_exclude_unset=True,
     summary="Choose a decoy and render its answer",
 )

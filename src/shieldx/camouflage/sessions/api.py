@@ -9,19 +9,30 @@ from fastapi import APIRouter, Path, Query
 from shieldx.camouflage.access import Actor, Camouflage, Reader
 from shieldx.camouflage.fields import DECOY_NAME, SESSION_ID, UtcTime
 from shieldx.camouflage.sessions import service as sessions
-from shieldx.camouflage.sessions.schemas import SessionOpen
+from shieldx.camouflage.sessions.schemas import SessionDetail, SessionList, SessionOpen, SessionOut
 
 router = APIRouter(prefix="/v1/camouflage", tags=["sessions"])
 SessionIdPath = Annotated[str, Path(pattern=SESSION_ID)]
 
 
-@router.post("/session", status_code=201, summary="Open a session")
+@router.post(
+    "/session",
+    status_code=201,
+    response_model=SessionOut,
+    response_model_exclude_unset=True,
+    summary="Open a session",
+)
 async def open_session(body: SessionOpen, _: Actor, service: Camouflage) -> dict[str, Any]:
     """An external sensor's attacker session."""
     return sessions.open_session(service, body)
 
 
-@router.get("/session/{session_id}", summary="A session")
+@router.get(
+    "/session/{session_id}",
+    response_model=SessionDetail,
+    response_model_exclude_unset=True,
+    summary="A session",
+)
 async def get_session(
     session_id: SessionIdPath,
     _: Reader,
@@ -32,7 +43,9 @@ async def get_session(
     return await sessions.session_detail(service, session_id, limit=limit)
 
 
-@router.get("/sessions", summary="Sessions")
+@router.get(
+    "/sessions", response_model=SessionList, response_model_exclude_unset=True, summary="Sessions"
+)
 async def list_sessions(
     _: Reader,
     service: Camouflage,

@@ -12,7 +12,13 @@ from fastapi import APIRouter, Depends
 
 from shieldx.platform.app import provided
 from shieldx.shadow.access import Reader, TenantQuery, Writer
-from shieldx.shadow.experiments.schemas import ExperimentCreate, ExperimentEnd
+from shieldx.shadow.experiments.schemas import (
+    ExperimentCreate,
+    ExperimentCreated,
+    ExperimentEnd,
+    ExperimentOut,
+    ResultsOut,
+)
 from shieldx.shadow.experiments.stats import GaussianPrior
 from shieldx.shadow.service import ShadowService
 
@@ -21,7 +27,12 @@ Service = Annotated[ShadowService, Depends(provided(ShadowService))]
 router = APIRouter(tags=["rollouts"])
 
 
-@router.post("/shadow/evaluate", status_code=201, summary="Start an A/B test of two rule sets")
+@router.post(
+    "/shadow/evaluate",
+    status_code=201,
+    response_model=ExperimentCreated,
+    summary="Start an A/B test of two rule sets",
+)
 async def create_test(
     body: ExperimentCreate, caller: Writer, service: Service, tenant: TenantQuery = None
 ) -> Any:
@@ -44,20 +55,25 @@ async def create_test(
     return {"test_id": doc["id"], **doc}
 
 
-@router.get("/shadow/tests", summary="List A/B tests")
+@router.get("/shadow/tests", response_model=list[ExperimentOut], summary="List A/B tests")
 async def list_tests(
     caller: Reader, service: Service, tenant: TenantQuery = None, status: str | None = None
 ) -> Any:
     return await service.tests(caller.tenant_for(tenant), status)
 
 
-@router.get("/shadow/tests/{test_id}", summary="One A/B test's definition and state")
+@router.get(
+    "/shadow/tests/{test_id}",
+    response_model=ExperimentOut,
+    summary="One A/B test's definition and state",
+)
 async def get_test(test_id: str, caller: Reader, service: Service) -> Any:
     return await service.test(test_id, caller.can_see)
 
 
 @router.get(
     "/shadow/results/{test_id}",
+    response_model=ResultsOut,
     summary="A/B results: variants, verdict diff, blast radius, Bayesian comparison",
 )
 async def results(test_id: str, caller: Reader, service: Service) -> Any:
@@ -66,6 +82,7 @@ async def results(test_id: str, caller: Reader, service: Service) -> Any:
 
 @router.post(
     "/shadow/tests/{test_id}/decide",
+    response_model=ExperimentOut,
     summary="Decide a test (winner named, or recommended by the statistics)",
 )
 async def decide_test(
@@ -77,7 +94,11 @@ async def decide_test(
     )
 
 
-@router.post("/shadow/tests/{test_id}/stop", summary="Stop a test without a winner")
+@router.post(
+    "/shadow/tests/{test_id}/stop",
+    response_model=ExperimentOut,
+    summary="Stop a test without a winner",
+)
 async def stop_test(
     test_id: str, caller: Writer, service: Service, body: ExperimentEnd | None = None
 ) -> Any:

@@ -1,4 +1,4 @@
-"""Request bodies of the A/B test routes (responses are plain documents built by the service)."""
+"""Request bodies and response documents of the A/B test routes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from shieldx.shadow.body import Body, check_optional_sticky_key
+from shieldx.shadow.body import Answer, Body, check_optional_sticky_key
 from shieldx.shadow.experiments.stats import Metric
 
 
@@ -45,3 +45,153 @@ class ExperimentEnd(Body):
 
     winner: Literal["control", "candidate"] | None = None
     reason: str = Field("", max_length=1000)
+
+
+# Responses ------------------------------------------------------------------------------------
+
+
+class PriorOut(Answer):
+    """The test's Gaussian prior on the effect."""
+
+    mean: float
+    variance: float
+    proper: bool
+    scale: str
+
+
+class ExperimentOut(Answer):
+    """An A/B test's definition and state (times RFC 3339, null until they happen)."""
+
+    id: str
+    tenant: str
+    name: str
+    status: str = Field(description="running | decided | stopped")
+    control: str = Field(description="name@version")
+    candidate: str = Field(description="name@version")
+    split: float
+    metric: Metric
+    prior: PriorOut
+    min_samples: int
+    sticky_key: str
+    seed: str
+    winner: str | None
+    reason: str | None
+    created_at: str
+    decided_at: str | None
+    stopped_at: str | None
+
+
+class ExperimentCreated(ExperimentOut):
+    """POST /shadow/evaluate: the new test (test_id repeats id)."""
+
+    test_id: str
+
+
+class RatesOut(Answer):
+    """A variant's rates; null where the denominator is zero."""
+
+    block_rate: float | None
+    false_positive_rate: float | None
+    detection_rate: float | None
+    error_rate: float | None
+
+
+class VariantOut(Answer):
+    """One variant: its rule set, counters and rates."""
+
+    ruleset: str
+    version: int
+    n: int
+    blocks: int
+    true_positives: int
+    false_positives: int
+    true_negatives: int
+    false_negatives: int
+    errors: int
+    rates: RatesOut
+
+
+class VariantsOut(Answer):
+    """Both variants."""
+
+    control: VariantOut
+    candidate: VariantOut
+
+
+class VerdictDiffOut(Answer):
+    """How the two variants' verdicts differ on the same requests."""
+
+    requests: int
+    agreement_rate: float | None
+    matrix: dict[str, dict[str, int]] = Field(description="control action -> candidate action")
+    new_blocks: dict[str, int] = Field(description="candidate rule -> requests it newly blocks")
+    new_allows: dict[str, int] = Field(description="control rule -> requests newly allowed")
+
+
+class BlastRadiusOut(Answer):
+    """Requests and distinct clients the candidate would newly block."""
+
+    requests: int
+    clients: int
+    clients_exact: bool
+    clients_exact_bound: int
+    clients_relative_error: float
+
+
+class RiskOut(Answer):
+    """Expected loss of choosing each variant."""
+
+    control: float
+    candidate: float
+
+
+class EffectOut(Answer):
+    """One difference scale of the posterior (error names why it could not be computed)."""
+
+    expected: float
+    stddev: float
+    ci_95: list[float]
+    chance_to_win: float
+    risk: RiskOut
+    error: str | None
+
+
+class BayesianOut(Answer):
+    """The Bayesian comparison of the metric."""
+
+    metric: str
+    lower_is_better: bool
+    control_rate: float
+    candidate_rate: float
+    absolute: EffectOut
+    relative: EffectOut
+
+
+class SrmOut(Answer):
+    """The sample ratio mismatch check."""
+
+    p_value: float
+    ok: bool
+    threshold: float
+    expected_candidate_share: float
+    observed_candidate_share: float | None
+
+
+class ReadinessOut(Answer):
+    """Whether the test may be decided, what blocks it, and the recommendation."""
+
+    ready: bool
+    blocked_by: list[str]
+    recommendation: str | None
+    threshold: float
+
+
+class ResultsOut(ExperimentOut):
+    """GET /shadow/results/{id}."""
+
+    variants: VariantsOut
+    verdict_diff: VerdictDiffOut
+    blast_radius: BlastRadiusOut
+    bayesian: BayesianOut
+    srm: SrmOut
+    decision: ReadinessOut

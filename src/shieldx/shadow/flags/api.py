@@ -14,7 +14,14 @@ from fastapi.responses import Response
 
 from shieldx.platform.app import provided
 from shieldx.shadow.access import Gateway, Reader, TenantQuery, Writer
-from shieldx.shadow.flags.schemas import EvaluateIn, FlagBody, FlagCreate, FlagPatch
+from shieldx.shadow.flags.schemas import (
+    EvaluateIn,
+    EvaluationOut,
+    FlagBody,
+    FlagCreate,
+    FlagOut,
+    FlagPatch,
+)
 from shieldx.shadow.flags.service import FlagService
 from shieldx.shadow.service import ShadowService
 
@@ -24,7 +31,9 @@ Service = Annotated[ShadowService, Depends(provided(ShadowService))]
 router = APIRouter(tags=["flags"])
 
 
-@router.post("/shadow/flags", status_code=201, summary="Create a feature flag")
+@router.post(
+    "/shadow/flags", status_code=201, response_model=FlagOut, summary="Create a feature flag"
+)
 async def create_flag(
     body: FlagCreate, caller: Writer, flags: Flags, tenant: TenantQuery = None
 ) -> Any:
@@ -35,20 +44,22 @@ async def create_flag(
     )
 
 
-@router.get("/shadow/flags", summary="List feature flags")
+@router.get("/shadow/flags", response_model=list[FlagOut], summary="List feature flags")
 async def list_flags(caller: Reader, flags: Flags, tenant: TenantQuery = None) -> Any:
     owner = caller.tenant_for(tenant)
     await flags.ensure_fresh()
     return flags.for_tenant(owner)
 
 
-@router.get("/shadow/flags/{key}", summary="One feature flag")
+@router.get("/shadow/flags/{key}", response_model=FlagOut, summary="One feature flag")
 async def get_flag(key: str, caller: Reader, flags: Flags, tenant: TenantQuery = None) -> Any:
     owner = caller.tenant_for(tenant)
     return await anyio.to_thread.run_sync(flags.get, owner, key)
 
 
-@router.put("/shadow/flags/{key}", summary="Replace a feature flag's definition")
+@router.put(
+    "/shadow/flags/{key}", response_model=FlagOut, summary="Replace a feature flag's definition"
+)
 async def replace_flag(
     key: str, body: FlagBody, caller: Writer, flags: Flags, tenant: TenantQuery = None
 ) -> Any:
@@ -60,6 +71,7 @@ async def replace_flag(
 
 @router.patch(
     "/shadow/flags/{key}",
+    response_model=FlagOut,
     summary='Change part of a flag; {"enabled": false} is the kill switch',
 )
 async def patch_flag(
@@ -93,6 +105,9 @@ async def delete_flag(
 
 @router.post(
     "/shadow/flags/{key}/evaluate",
+    response_model=EvaluationOut,
+    # error_code and error_message are only there when the resolution failed.
+    response_model_exclude_unset=True,
     summary="Evaluate a flag for a context (OpenFeature resolution)",
 )
 async def evaluate(

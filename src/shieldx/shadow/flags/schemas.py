@@ -1,4 +1,4 @@
-"""Request bodies of the feature flag routes (responses are plain documents built by the service)."""
+"""Request bodies and response documents of the feature flag routes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from shieldx.shadow.body import Body
+from shieldx.shadow.body import Answer, Body
 
 
 class TargetingIn(Body):
@@ -60,3 +60,49 @@ class EvaluateIn(Body):
     """POST /shadow/flags/{key}/evaluate."""
 
     context: dict[str, Any] = Field(default_factory=dict)
+
+
+# Responses ------------------------------------------------------------------------------------
+
+
+class TargetingOut(Answer):
+    """A targeting rule: a CEL expression over the context and the variant it selects."""
+
+    expression: str
+    variant: str
+
+
+class RolloutOut(Answer):
+    """A gradual rollout of one variant."""
+
+    variant: str
+    percentage: int
+    stickiness: str
+
+
+class FlagOut(Answer):
+    """A flag's definition, switch and revision."""
+
+    key: str
+    tenant: str
+    enabled: bool
+    variants: dict[str, Any] = Field(
+        description="variant -> value (boolean, string, number, object)"
+    )
+    default_variant: str
+    targeting: list[TargetingOut]
+    rollout: RolloutOut | None
+    revision: int
+    created_at: str
+    updated_at: str
+
+
+class EvaluationOut(Answer):
+    """An OpenFeature-shaped resolution (error_code and error_message only when it failed)."""
+
+    key: str
+    value: Any
+    variant: str | None
+    reason: str
+    error_code: str | None = None
+    error_message: str | None = None

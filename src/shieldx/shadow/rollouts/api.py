@@ -17,7 +17,19 @@ from shieldx.platform.app import provided
 from shieldx.shadow.access import Gateway, Reader, TenantQuery, Writer
 from shieldx.shadow.rollouts.domain import Policy, Strategy
 from shieldx.shadow.rollouts.gates import Gates
-from shieldx.shadow.rollouts.schemas import DeployCreate, GatewayIn
+from shieldx.shadow.rollouts.gateways import Heartbeat
+from shieldx.shadow.rollouts.schemas import (
+    DeployCreate,
+    DeploymentCreated,
+    DeploymentOut,
+    DeploymentReport,
+    EnvironmentOut,
+    GatewayIn,
+    GatewayOut,
+    GatewayRegistered,
+    HeartbeatIn,
+    HeartbeatOut,
+)
 from shieldx.shadow.rollouts.service import DeployRequest
 from shieldx.shadow.service import ShadowService
 
@@ -65,6 +77,7 @@ def deploy_request(
         sticky_key=body.sticky_key or settings.shadow.sticky_key,
         test_id=body.test_id,
         ruleset=body.ruleset,
+        switch=body.switch,
     )
 
 
@@ -72,7 +85,10 @@ router = APIRouter(tags=["rollouts"])
 
 
 @router.post(
-    "/shadow/deploy", status_code=201, summary="Deploy a rule set version (or a test's winner)"
+    "/shadow/deploy",
+    status_code=201,
+    response_model=DeploymentCreated,
+    summary="Deploy a rule set version (or a test's winner)",
 )
 async def deploy(
     body: DeployCreate, caller: Writer, service: Service, tenant: TenantQuery = None
@@ -84,13 +100,14 @@ async def deploy(
     return {"deployment_id": doc["id"], **doc}
 
 
-@router.get("/shadow/deployments", summary="List deployments")
+@router.get("/shadow/deployments", response_model=list[DeploymentOut], summary="List deployments")
 async def list_deployments(caller: Reader, service: Service, tenant: TenantQuery = None) -> Any:
     return await service.deployment_list(caller.tenant_for(tenant))
 
 
 @router.get(
     "/shadow/deployments/{deployment_id}",
+    response_model=DeploymentReport,
     summary="A deployment with its stage history and gate figures",
 )
 async def get_deployment(deployment_id: str, caller: Reader, service: Service) -> Any:
@@ -99,6 +116,7 @@ async def get_deployment(deployment_id: str, caller: Reader, service: Service) -
 
 @router.post(
     "/shadow/deployments/{deployment_id}/{operation}",
+    response_model=DeploymentOut,
     summary="promote (?full=true to finish), abort, pause or resume",
 )
 async def operate(
@@ -112,8 +130,11 @@ async def operate(
 @router.post(
     "/shadow/gateways",
     status_code=201,
+    response_model=GatewayRegistered,
     summary="Register a gateway for rolling deployments",
-    responses={200: {"description": "The gateway was already registered"}},
+    responses={
+        200: {"description": "The gateway was already registered", "model": GatewayRegistered}
+    },
 )
 async def register(
     body: GatewayIn, caller: Gateway, service: Service, tenant: TenantQuery = None
@@ -126,7 +147,39 @@ async def register(
     return doc
 
 
-@router.get("/shadow/gateways", summary="List registered gateways")
+@router.post(
+    "/shadow/gateways/{gateway_id}/heartbeat",
+    response_model=HeartbeatOut,
+    summary="A gateway's heartbeat: its decision error rate and p95 latency (instance gates)",
+)
+async def heartbeat(
+    gateway_id: str,
+    body: HeartbeatIn,
+    caller: Gateway,
+    service: Service,
+    tenant: TenantQuery = None,
+) -> Any:
+    beat = Heartbeat(
+        tenant=caller.tenant_for(tenant),
+        gateway_id=gateway_id,
+        at=service.clock(),
+        requests=body.requests,
+        error_rate=body.error_rate,
+        latency_p95_ms=body.latency_p95_ms,
+    )
+    return await service.heartbeat(beat)
+
+
+@router.get(
+    "/shadow/environments",
+    response_model=list[EnvironmentOut],
+    summary="The tenant's environments (blue, green, canary, stable): version and share",
+)
+async def environments(caller: Reader, service: Service, tenant: TenantQuery = None) -> Any:
+    return await service.environments(caller.tenant_for(tenant))
+
+
+@router.get("/shadow/gateways", response_model=list[GatewayOut], summary="List registered gateways")
 async def list_gateways(caller: Reader, service: Service, tenant: TenantQuery = None) -> Any:
     return await service.gateway_list(caller.tenant_for(tenant))
 

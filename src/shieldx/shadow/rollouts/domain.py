@@ -5,8 +5,11 @@ how long the stage lasts at least, and (rolling) which gateways run the new vers
 
 - canary: one stage per percentage (say 10, 25, 50, 100) of sticky units;
 - blue_green: an analysis stage (0 % enforced, the new version in shadow on all traffic),
-  then the atomic switch to 100 % and, when the window is not zero, a post-promotion stage
-  during which a failing gate switches back;
+  then the switch. Gradual (the default, as the seed does it): ten switch stages of 10 %,
+  20 %, ... 100 %, each a tenth of the post-promotion window and judged by the gates before
+  the next, the old version still serving the rest (and everyone again on a rollback).
+  Atomic: straight to 100 % and, when the window is not zero, a post-promotion stage during
+  which a failing gate switches back;
 - rolling: one stage per registered gateway, each moving one more gateway;
 - immediate: a single 100 % stage, completed at once, no gates.
 
@@ -28,7 +31,14 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from shieldx.shadow.rollouts.gates import Gates, Judgement, StageCounts, Verdict, judge_stage
+from shieldx.shadow.rollouts.gates import (
+    GateCheck,
+    Gates,
+    Judgement,
+    StageCounts,
+    Verdict,
+    judge_stage,
+)
 
 
 class Strategy(StrEnum):
@@ -63,6 +73,18 @@ class Phase(StrEnum):
     POST_PROMOTION = "post_promotion"
     GATEWAY = "gateway"
     IMMEDIATE = "immediate"
+    SWITCH = "switch"
+
+
+class Switch(StrEnum):
+    """How a blue-green deployment moves traffic after its analysis."""
+
+    ATOMIC = "atomic"
+    GRADUAL = "gradual"
+
+
+# The seed's gradual blue-green switch: ten steps with validation between them.
+SWITCH_STEPS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +157,17 @@ def plan_stages(
     stage_duration_s: float = 600.0,
     post_promotion_window_s: float = 300.0,
     gateways: Sequence[str] = (),
+    switch: Switch = Switch.GRADUAL,
 ) -> tuple[Stage, ...]:
     """The stages of a deployment (see the module docstring)."""
     if strategy is Strategy.CANARY:
         return tuple(Stage(Phase.CANARY, float(p), stage_duration_s) for p in percentages)
     if strategy is Strategy.BLUE_GREEN:
         analysis = Stage(Phase.ANALYSIS, 0.0, stage_duration_s)
+        if switch is Switch.GRADUAL:
+            step_s = post_promotion_window_s / SWITCH_STEPS
+            steps = (100.0 * (i + 1) / SWITCH_STEPS for i in range(SWITCH_STEPS))
+            return analysis, *(Stage(Phase.SWITCH, p, step_s) for p in steps)
         if post_promotion_window_s <= 0:
             return (analysis,)
         return analysis, Stage(Phase.POST_PROMOTION, 100.0, post_promotion_window_s)
@@ -178,10 +205,16 @@ class Step:
 
 
 def next_step(
-    stage: Stage, *, last: bool, policy: Policy, counts: StageCounts, elapsed_s: float
+    stage: Stage,
+    *,
+    last: bool,
+    policy: Policy,
+    counts: StageCounts,
+    elapsed_s: float,
+    fleet: Sequence[GateCheck] = (),
 ) -> Step:
-    """Judge the current stage (rules in the module docstring)."""
-    judgement = judge_stage(counts, policy.gates)
+    """Judge the current stage (rules in the module docstring; FLEET: the instance gates)."""
+    judgement = judge_stage(counts, policy.gates, fleet)
     if judgement.verdict is Verdict.FAIL:
         move = Move.ROLLBACK if policy.auto_rollback else Move.PAUSE
         return Step(move, judgement, f"gate failed: {judgement.reason}")

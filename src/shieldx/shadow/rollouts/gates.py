@@ -1,7 +1,12 @@
 """Gate judgement for one stage of a progressive deployment: pass, fail or inconclusive.
 
-judge_stage(counts, gates) applies, in this order:
+judge_stage(counts, gates, fleet) applies, in this order:
 
+0. The instance gates (judge_fleet, once any registered gateway has sent a heartbeat):
+   `instance_health` FAILs unless more than 50 % of the registered gateways are healthy
+   (a heartbeat within 60 s and a decision error rate of at most 5 % at the gateway), and
+   `decision_latency_p95` FAILs when a fresh gateway's p95 decision latency is 1,000 ms or
+   more; either failing fails the stage at once, whatever its samples.
 1. Traffic. No request in the stage, or fewer than `min_samples_per_stage`: INCONCLUSIVE
    (nothing else is decided on a sample that small).
 2. `max_false_positive_rate` (Bayesian; needs labelled benign traffic). The false-positive
@@ -25,6 +30,7 @@ INCONCLUSIVE if any gate is inconclusive, else PASS. "Blocked" means block or ch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -111,8 +117,100 @@ class Judgement:
     checks: tuple[GateCheck, ...]
 
 
-def judge_stage(counts: StageCounts, gates: Gates) -> Judgement:
-    """Judge a stage's live counts against the gates (rule in the module docstring)."""
+@dataclass(frozen=True, slots=True)
+class InstanceReport:
+    """A registered gateway as the instance gates see it (age None: it never reported)."""
+
+    gateway_id: str
+    heartbeat_age_s: float | None
+    error_rate: float = 0.0
+    latency_p95_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FleetLimits:
+    """The seed's instance gates: more than half the gateways healthy, p95 under a second."""
+
+    max_heartbeat_age_s: float = 60.0
+    max_instance_error_rate: float = 0.05
+    min_healthy_share: float = 0.5
+    max_latency_p95_ms: float = 1000.0
+
+    def healthy(self, instance: InstanceReport) -> bool:
+        """A fresh heartbeat with an error rate within the limit."""
+        age = instance.heartbeat_age_s
+        return (
+            age is not None
+            and age <= self.max_heartbeat_age_s
+            and instance.error_rate <= self.max_instance_error_rate
+        )
+
+
+def judge_fleet(instances: Sequence[InstanceReport], limits: FleetLimits) -> tuple[GateCheck, ...]:
+    """instance_health (share of healthy gateways) and decision_latency_p95 (the slowest
+    fresh gateway's p95); no checks when no gateway is registered."""
+    if not instances:
+        return ()
+    healthy = [i for i in instances if limits.healthy(i)]
+    share = len(healthy) / len(instances)
+    ok = share > limits.min_healthy_share
+    health = GateCheck(
+        "instance_health",
+        Verdict.PASS if ok else Verdict.FAIL,
+        share,
+        limits.min_healthy_share,
+        detail=f"{len(healthy)} of {len(instances)} gateways healthy (heartbeat within "
+        f"{limits.max_heartbeat_age_s:g}s, error rate at most {limits.max_instance_error_rate}); "
+        f"{'more' if ok else 'not more'} than {limits.min_healthy_share:.0%}",
+    )
+    fresh = [
+        i.latency_p95_ms
+        for i in instances
+        if i.heartbeat_age_s is not None and i.heartbeat_age_s <= limits.max_heartbeat_age_s
+    ]
+    if not fresh:
+        latency = GateCheck(
+            "decision_latency_p95",
+            Verdict.INCONCLUSIVE,
+            None,
+            limits.max_latency_p95_ms,
+            detail="no gateway reported a decision latency recently",
+        )
+    else:
+        worst = max(fresh)
+        slow = worst >= limits.max_latency_p95_ms
+        latency = GateCheck(
+            "decision_latency_p95",
+            Verdict.FAIL if slow else Verdict.PASS,
+            worst,
+            limits.max_latency_p95_ms,
+            detail=f"slowest gateway p95 {worst:g} ms {'is not' if slow else 'is'} under "
+            f"{limits.max_latency_p95_ms:g} ms",
+        )
+    return health, latency
+
+
+def judge_stage(counts: StageCounts, gates: Gates, fleet: Sequence[GateCheck] = ()) -> Judgement:
+    """Judge a stage's live counts against the gates (rule in the module docstring).
+
+    FLEET holds the instance gates' checks (judge_fleet): a failing one fails the stage
+    whatever the samples; they are listed with the others.
+    """
+    failed = next((c for c in fleet if c.verdict is Verdict.FAIL), None)
+    if failed is not None:
+        return Judgement(Verdict.FAIL, f"{failed.gate}: {failed.detail}", tuple(fleet))
+    judgement = _judge_counts(counts, gates)
+    if not fleet:
+        return judgement
+    checks = (*judgement.checks, *fleet)
+    if judgement.verdict is Verdict.PASS:
+        waiting = next((c for c in fleet if c.verdict is Verdict.INCONCLUSIVE), None)
+        if waiting is not None:
+            return Judgement(Verdict.INCONCLUSIVE, f"{waiting.gate}: {waiting.detail}", checks)
+    return Judgement(judgement.verdict, judgement.reason, checks)
+
+
+def _judge_counts(counts: StageCounts, gates: Gates) -> Judgement:
     if counts.requests == 0 or counts.requests < gates.min_samples_per_stage:
         check = GateCheck(
             "min_samples_per_stage",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shieldx.shadow.rollouts.domain import Step
+from shieldx.shadow.rollouts.domain import Status, Step
 from shieldx.shadow.rollouts.service import check_doc
 from shieldx.shadow.rollouts.store import (
     Deployment,
@@ -33,7 +33,9 @@ def deployment_summary(d: Deployment) -> dict[str, Any]:
         "test_id": d.test_id,
         "stage_index": d.stage_index,
         "stages_total": len(d.plan),
-        "percentage": d.stage.percentage,
+        # Once completed the target takes all traffic, whatever the last stage's share
+        # (a blue-green plan may end on its 0 % analysis stage).
+        "percentage": 100.0 if d.status is Status.COMPLETED else d.stage.percentage,
         "reason": d.reason,
         "created_at": iso(d.created_at),
         "updated_at": iso(d.updated_at),

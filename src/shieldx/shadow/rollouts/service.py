@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from shieldx.platform.errors import Problem
 from shieldx.shadow.experiments.service import resolve_ref
@@ -23,10 +24,17 @@ from shieldx.shadow.rollouts.domain import (
     Status,
     Step,
     Strategy,
+    Switch,
     next_step,
     plan_stages,
 )
-from shieldx.shadow.rollouts.gates import GateCheck, StageCounts
+from shieldx.shadow.rollouts.gates import (
+    FleetLimits,
+    GateCheck,
+    InstanceReport,
+    StageCounts,
+    judge_fleet,
+)
 from shieldx.shadow.rollouts.gateways import GatewayStore
 from shieldx.shadow.rollouts.store import (
     Deployment,
@@ -54,6 +62,11 @@ class DeployRequest:
     sticky_key: str
     test_id: str | None = None
     ruleset: str | None = None
+    switch: Switch = Switch.GRADUAL
+
+
+# The seed's instance gates (see gates.py); fixed, as the seed gives them.
+FLEET_LIMITS = FleetLimits()
 
 
 def stage_counts(tally: StageTally) -> StageCounts:
@@ -92,7 +105,9 @@ class DeploymentService:
         catalog: RuleSetCatalog,
         metrics: ShadowMetrics,
         clock: Clock,
+        breaker: Callable[[str], str | None] = lambda _deployment_id: None,
     ) -> None:
+        self.breaker = breaker
         self.store = store
         self.gateways = gateways
         self.experiments = experiments
@@ -128,6 +143,7 @@ class DeploymentService:
             stage_duration_s=request.stage_duration_s,
             post_promotion_window_s=request.post_promotion_window_s,
             gateways=gateways,
+            switch=request.switch,
         )
         immediate = request.strategy is Strategy.IMMEDIATE
         deployment = Deployment(
@@ -211,15 +227,40 @@ class DeploymentService:
     def judge(self, d: Deployment) -> Step:
         """The controller's view of the current stage right now (from persisted counts)."""
         counts = stage_counts(self.store.stage_counts(d.id, d.stage_seq))
-        elapsed = (self.clock() - d.stage_started_at).total_seconds()
-        return next_step(d.stage, last=d.last, policy=d.policy, counts=counts, elapsed_s=elapsed)
+        now = self.clock()
+        elapsed = (now - d.stage_started_at).total_seconds()
+        fleet = judge_fleet(self.instances(d.tenant, now), FLEET_LIMITS)
+        return next_step(
+            d.stage, last=d.last, policy=d.policy, counts=counts, elapsed_s=elapsed, fleet=fleet
+        )
+
+    def instances(self, tenant: str, now: datetime) -> list[InstanceReport]:
+        """The registered gateways as the instance gates see them; none until one reported."""
+        beats = self.gateways.heartbeats(tenant)
+        if not beats:
+            return []
+        reports = []
+        for gateway in self.gateways.for_tenant(tenant):
+            beat = beats.get(gateway.gateway_id)
+            if beat is None:
+                reports.append(InstanceReport(gateway.gateway_id, None))
+            else:
+                age = max(0.0, (now - beat.at).total_seconds())
+                reports.append(
+                    InstanceReport(gateway.gateway_id, age, beat.error_rate, beat.latency_p95_ms)
+                )
+        return reports
 
     def tick(self) -> int:
         """Judge every running deployment once and apply the moves; return how many moved."""
         moved = 0
         for deployment in self.store.running():
             step = self.judge(deployment)
-            if step.move is not Move.WAIT and self._apply(deployment, step.move, step, "automatic"):
+            trigger = "automatic"
+            tripped = self.breaker(deployment.id)
+            if tripped is not None:
+                step, trigger = Step(Move.ROLLBACK, step.judgement, tripped), "circuit_breaker"
+            if step.move is not Move.WAIT and self._apply(deployment, step.move, step, trigger):
                 moved += 1
         if moved:
             self.refresh_status_metrics()
@@ -281,6 +322,8 @@ class DeploymentService:
             change = Transition(
                 values={
                     "status": Status.COMPLETED.value,
+                    # promote?full=true skips the stages left: the document shows the last.
+                    "stage_index": len(d.plan) - 1,
                     "finished_at": now,
                     "reason": step.reason,
                 },

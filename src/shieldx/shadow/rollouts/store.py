@@ -25,8 +25,13 @@ from shieldx.shadow.rollouts.traffic_rules import (
     ruleset_ref,
     write_rule,
 )
-from shieldx.shadow.tables import deployment_stages, deployments, rollback_history
-from shieldx.shadow.timeutil import maybe_utc, utc
+from shieldx.shadow.tables import (
+    deployment_environments,
+    deployment_stages,
+    deployments,
+    rollback_history,
+)
+from shieldx.shadow.timeutil import iso, maybe_utc, utc
 from shieldx.shadow.versions import bump
 
 ACTIVE = (Status.RUNNING.value, Status.PAUSED.value)
@@ -118,6 +123,24 @@ class DeploymentStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def environments(self, tenant: str) -> list[dict[str, Any]]:
+        """The tenant's environments (deployment_environments), the old version first."""
+        e = deployment_environments
+        order = {name: n for n, name in enumerate(("stable", "canary", "blue", "green"))}
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(e).where(e.c.tenant == tenant)).all()
+        found = [
+            {
+                "environment": m["environment"],
+                "ruleset": f"{m['ruleset_name']}@{m['ruleset_version']}",
+                "percentage": float(m["percentage"]),
+                "deployment_id": m["deployment_id"],
+                "updated_at": iso(utc(m["updated_at"])),
+            }
+            for m in (row._mapping for row in rows)
+        ]
+        return sorted(found, key=lambda doc: order[str(doc["environment"])])
 
     def create(self, deployment: Deployment, rule: TrafficRule, *, completed: bool) -> None:
         """Store a new deployment with its first stage and the tenant's new traffic rule."""

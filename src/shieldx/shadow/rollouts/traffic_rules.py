@@ -14,7 +14,7 @@ import orjson
 import sqlalchemy as sa
 
 from shieldx.shadow.rollouts.domain import Phase
-from shieldx.shadow.tables import traffic_rules
+from shieldx.shadow.tables import deployment_environments, traffic_rules
 
 RulesetRef = tuple[str, int]
 
@@ -67,6 +67,36 @@ def write_rule(conn: sa.Connection, rule: TrafficRule, at: datetime) -> None:
     t = traffic_rules
     if not conn.execute(t.update().where(t.c.tenant == rule.tenant).values(**values)).rowcount:
         conn.execute(t.insert().values(tenant=rule.tenant, **values))
+    e = deployment_environments
+    conn.execute(e.delete().where(e.c.tenant == rule.tenant))
+    for environment, (name, version), percentage in environments_of(rule):
+        conn.execute(
+            e.insert().values(
+                tenant=rule.tenant,
+                environment=environment,
+                ruleset_name=name,
+                ruleset_version=version,
+                percentage=percentage,
+                deployment_id=rule.deployment_id,
+                updated_at=at,
+            )
+        )
+
+
+_BLUE_GREEN = (Phase.ANALYSIS, Phase.SWITCH, Phase.POST_PROMOTION)
+
+
+def environments_of(rule: TrafficRule) -> list[tuple[str, RulesetRef, float]]:
+    """(environment, version, share of traffic) of a split: stable alone when settled;
+    stable and canary (canary, rolling) or blue and green (blue-green) during a deployment."""
+    if rule.candidate is None:
+        return [] if rule.stable is None else [("stable", rule.stable, 100.0)]
+    old, new = ("blue", "green") if rule.phase in _BLUE_GREEN else ("stable", "canary")
+    share = rule.candidate_percentage
+    pairs = [(new, rule.candidate, share)]
+    if rule.stable is not None:
+        pairs.insert(0, (old, rule.stable, 100.0 - share))
+    return pairs
 
 
 def _rule(m: sa.RowMapping) -> TrafficRule:

@@ -15,11 +15,21 @@ from shieldx.platform.errors import Problem
 from shieldx.shadow.access import GATEWAY_ROLES, Gateway, Reader, TenantQuery, Writer
 from shieldx.shadow.rules.domain import Rule
 from shieldx.shadow.rules.ingest import parse_batch, parse_label, parse_record
-from shieldx.shadow.rules.schemas import RuleSetCreate
+from shieldx.shadow.rules.schemas import (
+    CheckOut,
+    DecisionOut,
+    RuleSetCreate,
+    RuleSetCreated,
+    RuleSetDetail,
+    RuleSetSummary,
+    TrafficAccepted,
+)
 from shieldx.shadow.service import ShadowService
 
 Service = Annotated[ShadowService, Depends(provided(ShadowService))]
 
+# Free-form on purpose: a record is raw request data, taken field by field by the lean
+# parser (rules/records.py), not a RequestModel (which would refuse control characters).
 _RECORD_SCHEMA = {
     "type": "object",
     "description": "A request record (method, path, query, headers, ip, country, asn, "
@@ -70,6 +80,7 @@ decide_router.add_api_route(
     "/shadow/decide",
     decide,
     methods=["POST"],
+    response_model=DecisionOut,
     summary="The enforcement point: the enforced action for one request, with shadow decisions",
     description="Query: tenant (unscoped keys), gateway (the calling gateway's id, for rolling "
     "deployments). Roles: service, operator, admin.",
@@ -86,7 +97,12 @@ decide_router.add_api_route(
 router = APIRouter(tags=["rules"])
 
 
-@router.post("/shadow/rulesets", status_code=201, summary="Create a rule set (a new version)")
+@router.post(
+    "/shadow/rulesets",
+    status_code=201,
+    response_model=RuleSetCreated,
+    summary="Create a rule set (a new version)",
+)
 async def create_ruleset(
     body: RuleSetCreate, caller: Writer, service: Service, tenant: TenantQuery = None
 ) -> Any:
@@ -101,12 +117,20 @@ async def create_ruleset(
     )
 
 
-@router.get("/shadow/rulesets", summary="List rule sets with their latest versions")
+@router.get(
+    "/shadow/rulesets",
+    response_model=list[RuleSetSummary],
+    summary="List rule sets with their latest versions",
+)
 async def list_rulesets(caller: Reader, service: Service, tenant: TenantQuery = None) -> Any:
     return await service.rulesets.for_tenant(caller.tenant_for(tenant))
 
 
-@router.get("/shadow/rulesets/{ref}", summary="One rule set: {name} (latest) or {name}@{version}")
+@router.get(
+    "/shadow/rulesets/{ref}",
+    response_model=RuleSetDetail,
+    summary="One rule set: {name} (latest) or {name}@{version}",
+)
 async def get_ruleset(
     ref: str, caller: Reader, service: Service, tenant: TenantQuery = None
 ) -> Any:
@@ -115,6 +139,7 @@ async def get_ruleset(
 
 @router.post(
     "/shadow/rulesets/{ref}/check",
+    response_model=CheckOut,
     summary="Evaluate one request record by hand: the decision and every matching rule",
     openapi_extra={
         "requestBody": {
@@ -133,6 +158,7 @@ async def check(
 @router.post(
     "/shadow/traffic",
     status_code=202,
+    response_model=TrafficAccepted,
     summary="Mirror feed: a batch of records (JSON array or JSON lines) for the running A/B tests",
     openapi_extra={
         "requestBody": {

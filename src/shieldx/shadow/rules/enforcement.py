@@ -26,6 +26,50 @@ class NoRoute(LookupError):
     """Nothing has been deployed for the tenant."""
 
 
+#: Consecutive candidate decisions with a rule failure that open a deployment's breaker.
+BREAKER_ERRORS = 20
+
+
+class CandidateBreakers:
+    """Circuit breakers on the candidate of each running deployment, in this process.
+
+    A candidate whose decisions fail (a rule evaluation error) BREAKER_ERRORS times in a row
+    opens its breaker: from the next request on this process serves the old version instead,
+    and the controller rolls the deployment back (trigger `circuit_breaker`) on its next
+    round, without waiting for the stage's gates. A decision without errors closes the count.
+    """
+
+    def __init__(self, threshold: int = BREAKER_ERRORS) -> None:
+        self.threshold = threshold
+        self.failures: dict[str, int] = {}
+        self.open: dict[str, str] = {}
+
+    def observe(self, deployment_id: str, decision: Decision) -> None:
+        """Count one decision the candidate enforced."""
+        if not decision.errors:
+            if self.failures.get(deployment_id):
+                self.failures[deployment_id] = 0
+            return
+        count = self.failures.get(deployment_id, 0) + 1
+        self.failures[deployment_id] = count
+        if count >= self.threshold and deployment_id not in self.open:
+            first = decision.errors[0]
+            self.open[deployment_id] = (
+                f"circuit breaker open: {count} candidate decisions in a row failed "
+                f"(last: rule {first.rule_id!r}: {first.message})"
+            )
+
+    def reason(self, deployment_id: str) -> str | None:
+        """Why the deployment's breaker is open (None while closed)."""
+        return self.open.get(deployment_id)
+
+    def keep(self, deployment_ids: set[str]) -> None:
+        """Forget deployments that are no longer running."""
+        for table in (self.failures, self.open):
+            for gone in [d for d in table if d not in deployment_ids]:
+                del table[gone]
+
+
 def _entry(
     source: str, owner: str | None, ruleset: RuleSet | None, decision: Decision
 ) -> dict[str, Any]:
@@ -60,12 +104,16 @@ class Enforcer:
         self.pending = pending
         self.metrics = metrics
         self.snapshot = RoutingSnapshot()
+        self.breakers = CandidateBreakers()
 
     def install(self, snapshot: RoutingSnapshot) -> bool:
         """Adopt SNAPSHOT unless a newer one is already installed."""
         if snapshot.version < self.snapshot.version:
             return False
         self.snapshot = snapshot
+        self.breakers.keep(
+            {r.deployment_id for r in snapshot.routes.values() if r.deployment_id is not None}
+        )
         self.metrics.keep_tests(e.id for tests in snapshot.experiments.values() for e in tests)
         return True
 
@@ -100,8 +148,13 @@ class Enforcer:
             return decision
 
         on_candidate = _on_candidate(route, record, gateway)
+        breakers = self.breakers
+        if on_candidate and breakers.open and route.deployment_id in breakers.open:
+            on_candidate = False  # the breaker is open: the old version serves everyone
         enforced_set = route.candidate if on_candidate else route.stable
         enforced = run(enforced_set)
+        if on_candidate and route.deployment_id is not None:
+            breakers.observe(route.deployment_id, enforced)
         shadow: list[dict[str, Any]] = []
         if route.candidate is not None:
             other_set = route.stable if on_candidate else route.candidate

@@ -1,7 +1,7 @@
 """Platform: second factors (TOTP) of API keys for admin operations.
 
-Revision ID: platform_0003
-Revises: platform_0002
+Revision ID: platform_0004
+Revises: platform_0003
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "platform_0003"
-down_revision: str | Sequence[str] | None = "platform_0002"
+revision: str = "platform_0004"
+down_revision: str | Sequence[str] | None = "platform_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
