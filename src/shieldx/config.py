@@ -32,6 +32,7 @@ from shieldx.credits.settings import (
 )
 from shieldx.locator.settings import LocatorSettings
 from shieldx.platform.settings_types import Duration, Section
+from shieldx.platform.siem.settings import SiemSettings
 from shieldx.shadow.settings import DeploymentSettings, ShadowSettings
 
 ENV_PREFIX = "SHIELDX_"
@@ -190,6 +191,7 @@ class Settings(Section):
     disaster_recovery: DisasterRecoverySettings = DisasterRecoverySettings()
     deployment: DeploymentSettings = DeploymentSettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    siem: SiemSettings = SiemSettings()
 
     @property
     def database_url(self) -> str:
@@ -357,7 +359,12 @@ def _allowed_keys(parent: tuple[str, ...]) -> list[str]:
 
 def _is_secret_path(key: str) -> bool:
     return key.startswith(
-        ("database.url", "security.encryption_keys", "compliance.channels.webhook_secret")
+        (
+            "database.url",
+            "security.encryption_keys",
+            "compliance.channels.webhook_secret",
+            "siem.splunk.token",
+        )
     )
 
 

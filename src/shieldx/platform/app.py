@@ -36,6 +36,7 @@ from shieldx.platform.middleware import (
 from shieldx.platform.openapi import document_platform
 from shieldx.platform.roles import Role
 from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
+from shieldx.platform.siem.service import SiemCollector
 
 T = TypeVar("T")
 Hook = Callable[[], Awaitable[None]]
@@ -310,6 +311,8 @@ def create_app(
 ) -> ASGIApp:
     """Build SERVICE's ASGI app: its component's routes behind the platform layer."""
     registry = CollectorRegistry(auto_describe=True)
+    if ctx.siem is not None:
+        registry.register(SiemCollector(ctx.siem))
     component = factory(ctx, registry) if factory is not None else Component()
     state = PlatformState(service=service)
     state.security_headers = security_headers(hsts=ctx.settings.server.hsts)
@@ -318,6 +321,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ctx.honeytokens.start()
+        if ctx.siem is not None:
+            await ctx.siem.start()
         for hook in component.on_startup:
             await hook()
         try:
@@ -327,6 +332,8 @@ def create_app(
             for hook in reversed(component.on_shutdown):
                 await hook()
             await ctx.honeytokens.stop()
+            if ctx.siem is not None:
+                await ctx.siem.stop()
 
     app = FastAPI(
         title=f"ShieldX {service}",

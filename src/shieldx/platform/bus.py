@@ -17,15 +17,25 @@ class EventBus:
 
     def __init__(self) -> None:
         self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
+        # Handlers of every topic (the SIEM exporter), called after a topic's own handlers.
+        self._everything: list[Handler] = []
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         """Call HANDLER(topic, payload) for every event published on TOPIC."""
         self._handlers[topic].append(handler)
 
+    def subscribe_all(self, handler: Handler) -> None:
+        """Call HANDLER(topic, payload) for every event published on any topic."""
+        self._everything.append(handler)
+
+    def wanted(self, topic: str) -> bool:
+        """Whether anything listens to TOPIC (a publisher may skip building its payload)."""
+        return bool(self._everything) or bool(self._handlers.get(topic))
+
     def publish(self, topic: str, payload: Mapping[str, Any]) -> int:
         """Deliver PAYLOAD to TOPIC's subscribers; return how many handled it."""
         delivered = 0
-        for handler in self._handlers.get(topic, ()):
+        for handler in (*self._handlers.get(topic, ()), *self._everything):
             try:
                 handler(topic, payload)
                 delivered += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shieldx import __version__
 from shieldx.config import Settings
 from shieldx.platform.auth import ApiKeyStore, Authenticator
 from shieldx.platform.bus import EventBus
@@ -11,6 +12,7 @@ from shieldx.platform.crypto import Keyring, load_keyring
 from shieldx.platform.db import Database, create_database
 from shieldx.platform.honeytokens import HoneytokenRegistry
 from shieldx.platform.ratelimit import RateLimiter
+from shieldx.platform.siem.service import SiemExporter, build_exporter
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class PlatformContext:
     source_limiter: RateLimiter
     bus: EventBus
     honeytokens: HoneytokenRegistry
+    # Security events to the SIEM (siem.*); None when no destination is configured.
+    siem: SiemExporter | None = None
 
     def close(self) -> None:
         """Release the database connections."""
@@ -49,6 +53,15 @@ def build_context(settings: Settings, *, db: Database | None = None) -> Platform
     authenticator.listeners.append(
         lambda digest, source: honeytokens.report_hash(digest, location="api_key", source=source)
     )
+    siem = build_exporter(settings.siem, version=__version__)
+    if siem is not None:
+        bus.subscribe_all(siem.offer)
+
+        # A refused API key: only where it came from (never the key nor its hash).
+        def refused(_digest: str, source: str) -> None:
+            bus.publish("auth.failed", {"source": source, "reason": "unknown or revoked API key"})
+
+        authenticator.listeners.append(refused)
     return PlatformContext(
         settings=settings,
         db=database,
@@ -64,4 +77,5 @@ def build_context(settings: Settings, *, db: Database | None = None) -> Platform
         ),
         bus=bus,
         honeytokens=honeytokens,
+        siem=siem,
     )
