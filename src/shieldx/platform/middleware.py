@@ -292,6 +292,7 @@ class PlatformMiddleware:
         self, scope: Scope, send: Send, problem: Problem, outcome: _Outcome
     ) -> None:
         outcome.problem = problem.detail
+        outcome.problem_type = problem.type
         body = problem_body(
             problem.status,
             problem.detail,
@@ -314,6 +315,11 @@ class PlatformMiddleware:
             route = UNMATCHED_ROUTE
         status = outcome.status
         self.metrics.observe(route, scope["method"], status, elapsed)
+        if status >= 400:
+            self.metrics.error(
+                self.state.service,
+                outcome.problem_type or scope.get("state", {}).get("problem_type"),
+            )
         for hook in self.state.request_hooks:
             hook.after(scope, status, elapsed)
         if status < 400 and (not self.log_success or path in _QUIET_PATHS):
@@ -349,6 +355,7 @@ class _Outcome:
     started: bool = False
     principal: Principal | None = None
     problem: str | None = None
+    problem_type: str | None = None
 
 
 def _client(scope: Scope) -> str:

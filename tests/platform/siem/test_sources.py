@@ -122,6 +122,9 @@ def test_a_broken_hash_chain_reaches_the_siem(
         answer = httpx.post(server.url + "/credits/audit/verify", json={}, headers=auth)
         assert answer.status_code == 200 and answer.json()["ok"] is False
         event = _wait_for(hec, "credits.audit.chain_broken")
+        metrics = httpx.get(server.url + "/metrics").text
+    assert "credits_audit_chain_broken 1.0" in metrics
+    assert 'credits_audit_verifications_total{result="broken"} 1.0' in metrics
     assert event["event"]["kind"] == "alert" and event["event"]["outcome"] == "failure"
     assert event["shieldx"]["first_bad_position"] == position
     assert event["log"]["level"] == "critical"
