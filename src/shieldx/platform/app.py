@@ -34,6 +34,7 @@ from shieldx.platform.middleware import (
     security_headers,
 )
 from shieldx.platform.openapi import document_platform
+from shieldx.platform.replication import ReplicationCollector
 from shieldx.platform.roles import Role
 from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
 from shieldx.platform.siem.service import SiemCollector
@@ -234,7 +235,8 @@ def _platform_router(service: str) -> APIRouter:
         return JSONResponse({"status": "ready", "service": service, "database": ctx.db.backend})
 
     async def metrics(request: Request) -> Response:
-        body, content_type = render(request.app.state.registry)
+        # On a worker thread: the replication collector asks PostgreSQL at scrape time.
+        body, content_type = await anyio.to_thread.run_sync(render, request.app.state.registry)
         return Response(body, media_type=content_type)
 
     async def whoami(principal: Caller) -> dict[str, Any]:
@@ -313,6 +315,7 @@ def create_app(
     registry = CollectorRegistry(auto_describe=True)
     if ctx.siem is not None:
         registry.register(SiemCollector(ctx.siem))
+    registry.register(ReplicationCollector(ctx.db))
     component = factory(ctx, registry) if factory is not None else Component()
     state = PlatformState(service=service)
     state.security_headers = security_headers(hsts=ctx.settings.server.hsts)
