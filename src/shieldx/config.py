@@ -33,6 +33,7 @@ from shieldx.credits.settings import (
 from shieldx.locator.settings import LocatorSettings
 from shieldx.platform.settings_types import Duration, Section
 from shieldx.platform.siem.settings import SiemSettings
+from shieldx.platform.tracing import ObservabilitySettings
 from shieldx.shadow.settings import DeploymentSettings, ShadowSettings
 
 ENV_PREFIX = "SHIELDX_"
@@ -192,6 +193,7 @@ class Settings(Section):
     deployment: DeploymentSettings = DeploymentSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     siem: SiemSettings = SiemSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @property
     def database_url(self) -> str:

@@ -38,6 +38,7 @@ from shieldx.platform.replication import ReplicationCollector
 from shieldx.platform.roles import Role
 from shieldx.platform.schemas import KeyCreate, KeyCreated, KeyInfo
 from shieldx.platform.siem.service import SiemCollector
+from shieldx.platform.tracing import Tracing, instrument_engine
 
 T = TypeVar("T")
 Hook = Callable[[], Awaitable[None]]
@@ -316,6 +317,10 @@ def create_app(
     if ctx.siem is not None:
         registry.register(SiemCollector(ctx.siem))
     registry.register(ReplicationCollector(ctx.db))
+    tracing: Tracing | None = None
+    if ctx.settings.observability.otlp_endpoint is not None:
+        tracing = Tracing(ctx.settings.observability, service=service, version=__version__)
+        instrument_engine(ctx.db.engine)
     component = factory(ctx, registry) if factory is not None else Component()
     state = PlatformState(service=service)
     state.security_headers = security_headers(hsts=ctx.settings.server.hsts)
@@ -337,6 +342,8 @@ def create_app(
             await ctx.honeytokens.stop()
             if ctx.siem is not None:
                 await ctx.siem.stop()
+            if tracing is not None:
+                await anyio.to_thread.run_sync(tracing.shutdown)
 
     app = FastAPI(
         title=f"ShieldX {service}",
@@ -381,6 +388,7 @@ def create_app(
         log_success=settings.server.access_log,
         public_paths=public_paths,
         public_prefixes=PUBLIC_PREFIXES,
+        tracing=tracing,
     )
     cors = settings.server.cors
     if cors.allow_origins:

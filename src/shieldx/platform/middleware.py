@@ -19,6 +19,7 @@ from shieldx.platform.errors import PROBLEM_CONTENT_TYPE, Problem, problem_body
 from shieldx.platform.metrics import UNMATCHED_ROUTE, HttpMetrics
 from shieldx.platform.ratelimit import RateLimiter, retry_after_header
 from shieldx.platform.roles import READ_ONLY_ROLES, SAFE_METHODS
+from shieldx.platform.tracing import Tracing
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 HEALTH_PATHS = frozenset({"/health", "/healthz"})
@@ -99,7 +100,9 @@ class PlatformMiddleware:
         log_success: bool,
         public_paths: frozenset[str] = PUBLIC_PATHS,
         public_prefixes: tuple[str, ...] = PUBLIC_PREFIXES,
+        tracing: Tracing | None = None,
     ) -> None:
+        self.tracing = tracing
         self.app = app
         self.state = state
         self.limits = limits
@@ -119,8 +122,23 @@ class PlatformMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        if self.tracing is not None and scope["path"] not in HEALTH_PATHS:
+            await self._traced(self.tracing, scope, receive, send)
+            return
+        await self._handle(scope, receive, send)
+
+    async def _traced(self, tracing: Tracing, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request inside its server span (the probes are not traced)."""
         request_id = _request_id(scope["headers"])
+        with tracing.request(scope, request_id) as span:
+            outcome = await self._handle(scope, receive, send, request_id=request_id)
+            tracing.finish(span, route=outcome.route, method=scope["method"], status=outcome.status)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, *, request_id: str | None = None
+    ) -> _Outcome:
+        started = time.perf_counter()
+        request_id = request_id or _request_id(scope["headers"])
         structlog.contextvars.bind_contextvars(request_id=request_id)
         outcome = _Outcome(request_id=request_id)
         extra = [(b"x-request-id", request_id.encode()), *self.state.security_headers]
@@ -168,6 +186,7 @@ class PlatformMiddleware:
         finally:
             self._finish(scope, outcome, time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
+        return outcome
 
     def _precheck(self, scope: Scope) -> Problem | None:
         headers = scope["headers"]
@@ -313,6 +332,7 @@ class PlatformMiddleware:
             route = path
         else:
             route = UNMATCHED_ROUTE
+        outcome.route = route
         status = outcome.status
         self.metrics.observe(route, scope["method"], status, elapsed)
         if status >= 400:
@@ -356,6 +376,7 @@ class _Outcome:
     principal: Principal | None = None
     problem: str | None = None
     problem_type: str | None = None
+    route: str = UNMATCHED_ROUTE
 
 
 def _client(scope: Scope) -> str:
