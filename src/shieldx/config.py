@@ -31,6 +31,7 @@ from shieldx.credits.settings import (
     ShardingSettings,
 )
 from shieldx.locator.settings import LocatorSettings
+from shieldx.platform.cluster import ClusterSettings
 from shieldx.platform.settings_types import Duration, Section
 from shieldx.platform.siem.settings import SiemSettings
 from shieldx.platform.tracing import ObservabilitySettings
@@ -194,6 +195,7 @@ class Settings(Section):
     compliance: ComplianceSettings = ComplianceSettings()
     siem: SiemSettings = SiemSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @property
     def database_url(self) -> str:
@@ -366,6 +368,7 @@ def _is_secret_path(key: str) -> bool:
             "security.encryption_keys",
             "compliance.channels.webhook_secret",
             "siem.splunk.token",
+            "cluster.redis_url",
         )
     )
 
@@ -433,6 +436,9 @@ def masked(settings: Settings) -> dict[str, Any]:
     if url is not None:
         data["database"]["url"] = _mask_url(url.get_secret_value())
     data["security"]["encryption_keys"] = dict.fromkeys(settings.security.encryption_keys, "***")
+    redis_url = settings.cluster.redis_url
+    if redis_url is not None:
+        data["cluster"]["redis_url"] = _mask_url(redis_url.get_secret_value())
     return data
 
 

@@ -331,6 +331,8 @@ def create_app(
         await ctx.honeytokens.start()
         if ctx.siem is not None:
             await ctx.siem.start()
+        if ctx.bridge is not None:
+            await ctx.bridge.start()
         for hook in component.on_startup:
             await hook()
         try:
@@ -344,6 +346,8 @@ def create_app(
                 await ctx.siem.stop()
             if tracing is not None:
                 await anyio.to_thread.run_sync(tracing.shutdown)
+            if ctx.bridge is not None:
+                await ctx.bridge.stop()
 
     app = FastAPI(
         title=f"ShieldX {service}",

@@ -19,6 +19,8 @@ class EventBus:
         self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
         # Handlers of every topic (the SIEM exporter), called after a topic's own handlers.
         self._everything: list[Handler] = []
+        # Where local events also go (the Redis bridge to the other replicas).
+        self.forwarders: list[Handler] = []
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         """Call HANDLER(topic, payload) for every event published on TOPIC."""
@@ -35,7 +37,19 @@ class EventBus:
     def publish(self, topic: str, payload: Mapping[str, Any]) -> int:
         """Deliver PAYLOAD to TOPIC's subscribers; return how many handled it."""
         delivered = 0
-        for handler in (*self._handlers.get(topic, ()), *self._everything):
+        for handler in (*self._handlers.get(topic, ()), *self._everything, *self.forwarders):
+            try:
+                handler(topic, payload)
+                delivered += 1
+            except Exception:
+                log.exception("bus.subscriber_failed", topic=topic)
+        return delivered
+
+    def deliver_remote(self, topic: str, payload: Mapping[str, Any]) -> int:
+        """Deliver an event another replica published to TOPIC's subscribers only (not to the
+        handlers of every topic, which saw it on its own replica, nor back to the forwarders)."""
+        delivered = 0
+        for handler in self._handlers.get(topic, ()):
             try:
                 handler(topic, payload)
                 delivered += 1

@@ -248,7 +248,7 @@ class PlatformMiddleware:
             return self._limit_source(scope) or invalid_key()
         outcome.principal = principal
         scope.setdefault("state", {})["principal"] = principal
-        return self._rate_limit(principal) or self._read_only(principal, scope)
+        return (await self._rate_limit(principal)) or self._read_only(principal, scope)
 
     def _read_only(self, principal: Principal, scope: Scope) -> Problem | None:
         # One place for every service: a read-only role never reaches a route that writes,
@@ -264,15 +264,20 @@ class PlatformMiddleware:
             type="forbidden",
         )
 
-    def _rate_limit(self, principal: Principal) -> Problem | None:
+    async def _rate_limit(self, principal: Principal) -> Problem | None:
         # The tenant's token is taken only once the key's is granted: a key refused by its
         # own limit must not spend the budget its tenant's other keys share.
-        if self.key_limiter is not None:
-            wait = self.key_limiter.check(principal.key_id)
+        # Shared limiters (cluster.redis_url) answer over the network; local ones at once.
+        keys = self.key_limiter
+        if keys is not None:
+            key = principal.key_id
+            wait = await keys.acquire(key) if keys.remote else keys.check(key)
             if wait > 0:
                 return _rate_limited("key", wait)
-        if self.tenant_limiter is not None and principal.tenant is not None:
-            wait = self.tenant_limiter.check(principal.tenant)
+        tenants = self.tenant_limiter
+        if tenants is not None and principal.tenant is not None:
+            tenant = principal.tenant
+            wait = await tenants.acquire(tenant) if tenants.remote else tenants.check(tenant)
             if wait > 0:
                 return _rate_limited("tenant", wait)
         return None
