@@ -200,3 +200,18 @@ def test_two_replicas_behind_nginx_share_limits_and_revocations(
         finally:
             balancer.terminate()
             balancer.wait(timeout=20)
+
+
+def test_only_subscribed_topics_cross_to_other_replicas() -> None:
+    bus = EventBus()
+    forwarded: list[str] = []
+    exported: list[str] = []
+    bus.forwarders.append(lambda topic, _payload: forwarded.append(topic))
+    bus.subscribe_all(lambda topic, _payload: exported.append(topic))
+    bus.subscribe("honeytoken.used", lambda _topic, _payload: None)
+    bus.publish("camouflage.request", {"path": "/"})  # the SIEM's alone: stays on this replica
+    bus.publish("honeytoken.used", {"use_id": 1})
+    assert exported == ["camouflage.request", "honeytoken.used"]
+    assert forwarded == ["honeytoken.used"]
+    assert bus.deliver_remote("honeytoken.used", {"use_id": 2}) == 1
+    assert exported == ["camouflage.request", "honeytoken.used"]  # remote events are not exported

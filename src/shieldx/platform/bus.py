@@ -19,7 +19,7 @@ class EventBus:
         self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
         # Handlers of every topic (the SIEM exporter), called after a topic's own handlers.
         self._everything: list[Handler] = []
-        # Where local events also go (the Redis bridge to the other replicas).
+        # Where local events of subscribed topics also go (the Redis bridge to the replicas).
         self.forwarders: list[Handler] = []
 
     def subscribe(self, topic: str, handler: Handler) -> None:
@@ -37,7 +37,11 @@ class EventBus:
     def publish(self, topic: str, payload: Mapping[str, Any]) -> int:
         """Deliver PAYLOAD to TOPIC's subscribers; return how many handled it."""
         delivered = 0
-        for handler in (*self._handlers.get(topic, ()), *self._everything, *self.forwarders):
+        own = self._handlers.get(topic, ())
+        # Only topics someone subscribes to cross to the other replicas (which run the same
+        # subscribers); the SIEM's everything-handler alone (decoy requests) stays local.
+        forwarders = self.forwarders if own else ()
+        for handler in (*own, *self._everything, *forwarders):
             try:
                 handler(topic, payload)
                 delivered += 1
