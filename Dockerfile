@@ -13,7 +13,7 @@ RUN python -m venv /opt/shieldx
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /opt/shieldx/bin/pip install --no-compile . \
+RUN /opt/shieldx/bin/pip install --no-compile ".[cluster,otel]" \
     && /opt/shieldx/bin/pip uninstall -y pip
 
 # ---- runtime: the virtualenv and nothing that builds software ----

@@ -31,7 +31,10 @@ from shieldx.credits.settings import (
     ShardingSettings,
 )
 from shieldx.locator.settings import LocatorSettings
+from shieldx.platform.cluster import ClusterSettings
 from shieldx.platform.settings_types import Duration, Section
+from shieldx.platform.siem.settings import SiemSettings
+from shieldx.platform.tracing import ObservabilitySettings
 from shieldx.shadow.settings import DeploymentSettings, ShadowSettings
 
 ENV_PREFIX = "SHIELDX_"
@@ -190,6 +193,9 @@ class Settings(Section):
     disaster_recovery: DisasterRecoverySettings = DisasterRecoverySettings()
     deployment: DeploymentSettings = DeploymentSettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    siem: SiemSettings = SiemSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @property
     def database_url(self) -> str:
@@ -357,7 +363,13 @@ def _allowed_keys(parent: tuple[str, ...]) -> list[str]:
 
 def _is_secret_path(key: str) -> bool:
     return key.startswith(
-        ("database.url", "security.encryption_keys", "compliance.channels.webhook_secret")
+        (
+            "database.url",
+            "security.encryption_keys",
+            "compliance.channels.webhook_secret",
+            "siem.splunk.token",
+            "cluster.redis_url",
+        )
     )
 
 
@@ -424,6 +436,9 @@ def masked(settings: Settings) -> dict[str, Any]:
     if url is not None:
         data["database"]["url"] = _mask_url(url.get_secret_value())
     data["security"]["encryption_keys"] = dict.fromkeys(settings.security.encryption_keys, "***")
+    redis_url = settings.cluster.redis_url
+    if redis_url is not None:
+        data["cluster"]["redis_url"] = _mask_url(redis_url.get_secret_value())
     return data
 
 

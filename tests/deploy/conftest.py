@@ -36,7 +36,10 @@ def venv_tool(command: str, package: str) -> str:
 @pytest.fixture(scope="session")
 def exported_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """Every metric family (with _bucket/_sum/_count/_created) a live platform's /metrics lists."""
-    settings = settings_for_test(tmp_path_factory.mktemp("metrics"))
+    # A SIEM destination (UDP to the discard port) so that the exporter's series are listed too.
+    settings = settings_for_test(
+        tmp_path_factory.mktemp("metrics"), siem={"syslog": {"host": "127.0.0.1", "port": 9}}
+    )
     ctx = build_context(settings)
     migrations.upgrade(ctx.db)
     apps = {name: create_app(ctx, name, info.factory()) for name, info in SERVICES.items()}

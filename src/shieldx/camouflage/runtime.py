@@ -96,6 +96,13 @@ class CamouflageService:
                 allow_private=s.webhook.allow_private_targets,
             )
             sinks.append(ForwardSink(s.webhook.events, self.webhook.offer))
+        if ctx.bus.wanted(events.REQUEST):
+            # Recon on the platform bus (the SIEM exporter): decoy requests and closed sessions.
+            def publish(chosen: list[dict[str, Any]]) -> None:
+                for event in chosen:
+                    ctx.bus.publish(event["event"], event)
+
+            sinks.append(ForwardSink((events.REQUEST, events.SESSION_CLOSED), publish))
         self.writer = BatchWriter(
             sinks,
             max_queue=s.recording.max_queue,

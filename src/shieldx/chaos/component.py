@@ -89,6 +89,7 @@ def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
         metrics=metrics,
         auto_rollback=settings.auto_rollback,
         max_ttl_s=settings.max_fault_ttl.total_seconds(),
+        bus=ctx.bus,
     )
     # Opened now, not at startup: the credits service, which starts first, may reach its
     # database through one of them.
@@ -99,6 +100,7 @@ def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
         policy=policy,
         metrics=metrics,
         auto_rollback=settings.auto_rollback,
+        bus=ctx.bus,
     )
 
     settings_all = ctx.settings

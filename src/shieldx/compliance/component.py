@@ -57,7 +57,9 @@ def component(ctx: PlatformContext, registry: CollectorRegistry) -> Component:
     )
     # Probes of the platform's own listeners trust their certificate, self-signed ones too.
     http = httpx.AsyncClient(timeout=10.0, verify=client_context(settings.server.tls))
-    alerts = AlertService(store=AlertStore(ctx.db), settings=settings.compliance, http=http)
+    alerts = AlertService(
+        store=AlertStore(ctx.db), settings=settings.compliance, http=http, bus=ctx.bus
+    )
     service = AssessmentService(
         settings=settings,
         db=ctx.db,

@@ -68,6 +68,17 @@ class CreditsMetrics:
             "Events committed but not yet in the history and usage read models.",
             registry=registry,
         )
+        self.audit_verifications = Counter(
+            "credits_audit_verifications_total",
+            "Hash-chain verifications (POST /credits/audit/verify) by result: ok or broken.",
+            ["result"],
+            registry=registry,
+        )
+        self.audit_chain_broken = Gauge(
+            "credits_audit_chain_broken",
+            "1 once a verification of this process found a bad event, 0 after a clean one.",
+            registry=registry,
+        )
         self.gauge_tenants = gauge_tenants
         self._shown: set[tuple[str, str]] = set()
         self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}

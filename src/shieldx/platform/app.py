@@ -35,6 +35,7 @@ from shieldx.platform.middleware import (
     security_headers,
 )
 from shieldx.platform.openapi import document_platform
+from shieldx.platform.replication import ReplicationCollector
 from shieldx.platform.roles import Role
 from shieldx.platform.schemas import (
     KeyCreate,
@@ -45,6 +46,8 @@ from shieldx.platform.schemas import (
     MfaStatus,
     WhoAmI,
 )
+from shieldx.platform.siem.service import SiemCollector
+from shieldx.platform.tracing import Tracing, instrument_engine
 
 T = TypeVar("T")
 Hook = Callable[[], Awaitable[None]]
@@ -266,7 +269,8 @@ def _platform_router(service: str) -> APIRouter:
         return JSONResponse({"status": "ready", "service": service, "database": ctx.db.backend})
 
     async def metrics(request: Request) -> Response:
-        body, content_type = render(request.app.state.registry)
+        # On a worker thread: the replication collector asks PostgreSQL at scrape time.
+        body, content_type = await anyio.to_thread.run_sync(render, request.app.state.registry)
         return Response(body, media_type=content_type)
 
     async def whoami(principal: Caller) -> dict[str, Any]:
@@ -402,6 +406,13 @@ def create_app(
 ) -> ASGIApp:
     """Build SERVICE's ASGI app: its component's routes behind the platform layer."""
     registry = CollectorRegistry(auto_describe=True)
+    if ctx.siem is not None:
+        registry.register(SiemCollector(ctx.siem))
+    registry.register(ReplicationCollector(ctx.db))
+    tracing: Tracing | None = None
+    if ctx.settings.observability.otlp_endpoint is not None:
+        tracing = Tracing(ctx.settings.observability, service=service, version=__version__)
+        instrument_engine(ctx.db.engine)
     component = factory(ctx, registry) if factory is not None else Component()
     state = PlatformState(service=service)
     state.security_headers = security_headers(hsts=ctx.settings.server.hsts)
@@ -410,6 +421,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ctx.honeytokens.start()
+        if ctx.siem is not None:
+            await ctx.siem.start()
+        if ctx.bridge is not None:
+            await ctx.bridge.start()
         for hook in component.on_startup:
             await hook()
         try:
@@ -419,6 +434,12 @@ def create_app(
             for hook in reversed(component.on_shutdown):
                 await hook()
             await ctx.honeytokens.stop()
+            if ctx.siem is not None:
+                await ctx.siem.stop()
+            if tracing is not None:
+                await anyio.to_thread.run_sync(tracing.shutdown)
+            if ctx.bridge is not None:
+                await ctx.bridge.stop()
 
     app = FastAPI(
         title=f"ShieldX {service}",
@@ -463,6 +484,7 @@ def create_app(
         log_success=settings.server.access_log,
         public_paths=public_paths,
         public_prefixes=PUBLIC_PREFIXES,
+        tracing=tracing,
     )
     cors = settings.server.cors
     if cors.allow_origins:

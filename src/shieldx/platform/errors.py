@@ -81,7 +81,9 @@ def problem_response(
     extensions: Mapping[str, Any] | None = None,
 ) -> Response:
     """Build a problem+json response and record the detail on the request for the access log."""
-    request.scope.setdefault("state", {})["problem"] = detail
+    state = request.scope.setdefault("state", {})
+    state["problem"] = detail
+    state["problem_type"] = slug
     body = problem_body(
         status, detail, instance=request.url.path, slug=slug, title=title, extensions=extensions
     )

@@ -19,6 +19,7 @@ from shieldx.platform.errors import PROBLEM_CONTENT_TYPE, Problem, problem_body
 from shieldx.platform.metrics import UNMATCHED_ROUTE, HttpMetrics
 from shieldx.platform.ratelimit import RateLimiter, retry_after_header
 from shieldx.platform.roles import READ_ONLY_ROLES, SAFE_METHODS
+from shieldx.platform.tracing import Tracing
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 HEALTH_PATHS = frozenset({"/health", "/healthz"})
@@ -99,7 +100,9 @@ class PlatformMiddleware:
         log_success: bool,
         public_paths: frozenset[str] = PUBLIC_PATHS,
         public_prefixes: tuple[str, ...] = PUBLIC_PREFIXES,
+        tracing: Tracing | None = None,
     ) -> None:
+        self.tracing = tracing
         self.app = app
         self.state = state
         self.limits = limits
@@ -119,8 +122,23 @@ class PlatformMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        if self.tracing is not None and scope["path"] not in HEALTH_PATHS:
+            await self._traced(self.tracing, scope, receive, send)
+            return
+        await self._handle(scope, receive, send)
+
+    async def _traced(self, tracing: Tracing, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request inside its server span (the probes are not traced)."""
         request_id = _request_id(scope["headers"])
+        with tracing.request(scope, request_id) as span:
+            outcome = await self._handle(scope, receive, send, request_id=request_id)
+            tracing.finish(span, route=outcome.route, method=scope["method"], status=outcome.status)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, *, request_id: str | None = None
+    ) -> _Outcome:
+        started = time.perf_counter()
+        request_id = request_id or _request_id(scope["headers"])
         structlog.contextvars.bind_contextvars(request_id=request_id)
         outcome = _Outcome(request_id=request_id)
         extra = [(b"x-request-id", request_id.encode()), *self.state.security_headers]
@@ -168,6 +186,7 @@ class PlatformMiddleware:
         finally:
             self._finish(scope, outcome, time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
+        return outcome
 
     def _precheck(self, scope: Scope) -> Problem | None:
         headers = scope["headers"]
@@ -229,7 +248,7 @@ class PlatformMiddleware:
             return self._limit_source(scope) or invalid_key()
         outcome.principal = principal
         scope.setdefault("state", {})["principal"] = principal
-        return self._rate_limit(principal) or self._read_only(principal, scope)
+        return (await self._rate_limit(principal)) or self._read_only(principal, scope)
 
     def _read_only(self, principal: Principal, scope: Scope) -> Problem | None:
         # One place for every service: a read-only role never reaches a route that writes,
@@ -245,15 +264,20 @@ class PlatformMiddleware:
             type="forbidden",
         )
 
-    def _rate_limit(self, principal: Principal) -> Problem | None:
+    async def _rate_limit(self, principal: Principal) -> Problem | None:
         # The tenant's token is taken only once the key's is granted: a key refused by its
         # own limit must not spend the budget its tenant's other keys share.
-        if self.key_limiter is not None:
-            wait = self.key_limiter.check(principal.key_id)
+        # Shared limiters (cluster.redis_url) answer over the network; local ones at once.
+        keys = self.key_limiter
+        if keys is not None:
+            key = principal.key_id
+            wait = await keys.acquire(key) if keys.remote else keys.check(key)
             if wait > 0:
                 return _rate_limited("key", wait)
-        if self.tenant_limiter is not None and principal.tenant is not None:
-            wait = self.tenant_limiter.check(principal.tenant)
+        tenants = self.tenant_limiter
+        if tenants is not None and principal.tenant is not None:
+            tenant = principal.tenant
+            wait = await tenants.acquire(tenant) if tenants.remote else tenants.check(tenant)
             if wait > 0:
                 return _rate_limited("tenant", wait)
         return None
@@ -292,6 +316,7 @@ class PlatformMiddleware:
         self, scope: Scope, send: Send, problem: Problem, outcome: _Outcome
     ) -> None:
         outcome.problem = problem.detail
+        outcome.problem_type = problem.type
         body = problem_body(
             problem.status,
             problem.detail,
@@ -312,8 +337,14 @@ class PlatformMiddleware:
             route = path
         else:
             route = UNMATCHED_ROUTE
+        outcome.route = route
         status = outcome.status
         self.metrics.observe(route, scope["method"], status, elapsed)
+        if status >= 400:
+            self.metrics.error(
+                self.state.service,
+                outcome.problem_type or scope.get("state", {}).get("problem_type"),
+            )
         for hook in self.state.request_hooks:
             hook.after(scope, status, elapsed)
         if status < 400 and (not self.log_success or path in _QUIET_PATHS):
@@ -349,6 +380,8 @@ class _Outcome:
     started: bool = False
     principal: Principal | None = None
     problem: str | None = None
+    problem_type: str | None = None
+    route: str = UNMATCHED_ROUTE
 
 
 def _client(scope: Scope) -> str:

@@ -31,6 +31,9 @@ class TokenBucket:
 class RateLimiter:
     """A bounded map of buckets (least recently used evicted), one per key."""
 
+    # True when acquire() must be awaited (the buckets live elsewhere: Redis).
+    remote = False
+
     def __init__(
         self,
         *,
@@ -58,6 +61,10 @@ class RateLimiter:
         else:
             self._buckets.move_to_end(key)
         return bucket.take(now)
+
+    async def acquire(self, key: str) -> float:
+        """check() for callers that also serve remote limiters."""
+        return self.check(key)
 
 
 def retry_after_header(wait_seconds: float) -> str:

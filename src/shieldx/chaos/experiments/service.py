@@ -30,6 +30,7 @@ from shieldx.chaos.faults.process import ProcessNotFound
 from shieldx.chaos.faults.service import FaultService
 from shieldx.chaos.metrics import ChaosMetrics
 from shieldx.chaos.safety.domain import Observation, SafetyPolicy, Violation
+from shieldx.platform.bus import EventBus
 
 log = structlog.get_logger("shieldx.chaos")
 
@@ -106,7 +107,9 @@ class ChaosEngine:
         auto_rollback: bool,
         max_ttl_s: float,
         hour: Callable[[], int] = utc_hour,
+        bus: EventBus | None = None,
     ) -> None:
+        self.bus = bus
         self.faults = faults
         self.max_ttl_s = max_ttl_s
         self.store = store
@@ -211,6 +214,15 @@ class ChaosEngine:
                 for violation in new:
                     self.metrics.violations.labels(violation.kind).inc()
                     log.warning("chaos.safety_violation", id=run.id, message=violation.message)
+                    if self.bus is not None:
+                        self.bus.publish(
+                            "chaos.safety_violation",
+                            {
+                                "experiment_id": run.id,
+                                "violation": violation.kind,
+                                "message": violation.message,
+                            },
+                        )
                 await anyio.to_thread.run_sync(
                     partial(self.store.add_violations, experiment_id=run.id, found=new)
                 )

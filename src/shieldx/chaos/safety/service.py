@@ -14,6 +14,7 @@ from shieldx.chaos.experiments.store import ExperimentStore
 from shieldx.chaos.faults.service import FaultService
 from shieldx.chaos.metrics import ChaosMetrics
 from shieldx.chaos.safety.domain import SafetyPolicy, Violation
+from shieldx.platform.bus import EventBus
 
 log = structlog.get_logger("shieldx.chaos")
 TICK_S = 0.1
@@ -30,7 +31,9 @@ class FaultGuard:
         policy: SafetyPolicy,
         metrics: ChaosMetrics,
         auto_rollback: bool,
+        bus: EventBus | None = None,
     ) -> None:
+        self.bus = bus
         self.faults = faults
         self.store = store
         self.policy = policy
@@ -75,6 +78,11 @@ class FaultGuard:
         for violation in found:
             self.metrics.violations.labels(violation.kind).inc()
             log.warning("chaos.safety_violation", message=violation.message)
+            if self.bus is not None:
+                self.bus.publish(
+                    "chaos.safety_violation",
+                    {"violation": violation.kind, "message": violation.message},
+                )
         self.last_violations = found
         await anyio.to_thread.run_sync(
             lambda: self.store.add_violations(experiment_id=None, found=found)

@@ -20,6 +20,7 @@ from shieldx.compliance.alerts.channels import (
 )
 from shieldx.compliance.alerts.store import AlertStore, NewAlert
 from shieldx.compliance.settings import ComplianceSettings
+from shieldx.platform.bus import EventBus
 
 log = structlog.get_logger("shieldx.compliance.alerts")
 
@@ -35,7 +36,9 @@ class AlertService:
         settings: ComplianceSettings,
         http: httpx.AsyncClient,
         clock: Callable[[], float] = time.time,
+        bus: EventBus | None = None,
     ) -> None:
+        self.bus = bus
         self.store = store
         self.settings = settings
         self.http = http
@@ -83,6 +86,8 @@ class AlertService:
         payload = {"event": event, **{k: v for k, v in row.items() if k != "deliveries"}}
         outcomes: dict[str, str] = {}
         stage = event.rsplit(".", 1)[-1]
+        if self.bus is not None:
+            self.bus.publish(event, payload)
         if channels.webhook_url is not None and channels.webhook_secret is not None:
             outcomes[f"webhook.{stage}"] = await send_webhook(
                 self.http,

@@ -44,6 +44,7 @@ from shieldx.credits.writer.submissions import Accepted, Work
 from shieldx.credits.writer.work_units import LinkedBatch, SingleCommand
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.crypto import Keyring
+from shieldx.platform.tracing import span
 
 log = structlog.get_logger("shieldx.credits")
 
@@ -288,14 +289,15 @@ class CreditsService:
         check = self.limits.check
         for command in work.commands:
             check(command)
-        if idem is None:
-            return await self.writer.submit(work, side_rows=side_rows)
-        return await self.writer.submit(
-            work,
-            idempotency=(work.keys[0][0], idem.key),
-            request_hash=idem.request_hash,
-            side_rows=side_rows,
-        )
+        with span("credits.commit", commands=len(work.commands)):
+            if idem is None:
+                return await self.writer.submit(work, side_rows=side_rows)
+            return await self.writer.submit(
+                work,
+                idempotency=(work.keys[0][0], idem.key),
+                request_hash=idem.request_hash,
+                side_rows=side_rows,
+            )
 
     # ------------------------------------------------------------------ sealing
     def _seal(self, tenant: str, body: bytes) -> str:
