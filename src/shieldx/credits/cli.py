@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
+from shieldx.credits.shards.cli import shards_app
 from shieldx.platform.cli_options import ConfigOpt, DataDirOpt, JsonOpt, open_context
 
 credits_app = typer.Typer(help="Credits ledger maintenance.", no_args_is_help=True)
-COMMANDS: list[tuple[str, typer.Typer]] = [("credits", credits_app)]
+COMMANDS: list[tuple[str, typer.Typer]] = [("credits", credits_app), ("shards", shards_app)]
 
 
 @credits_app.command("rebuild-projections")

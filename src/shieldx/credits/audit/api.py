@@ -31,15 +31,21 @@ async def verify(body: VerifyRequest, caller: Auditor, service: Ledger) -> dict[
             "the hash chain spans every tenant: verify it with an unscoped admin or auditor key",
             type="forbidden",
         )
-    try:
-        result = await anyio.to_thread.run_sync(
-            lambda: audit.verify(
-                service.store,
-                from_position=body.from_position,
-                to_position=body.to_position,
-                deep=body.deep,
+    results: dict[str, dict[str, object]] = {}
+    for name, shard in service.shard_services().items():
+        try:
+            result = await anyio.to_thread.run_sync(
+                lambda s=shard: audit.verify(  # type: ignore[misc]
+                    s.store,
+                    from_position=body.from_position,
+                    to_position=body.to_position,
+                    deep=body.deep,
+                )
             )
-        )
-    except audit.RangeRefused as exc:
-        raise Problem(422, str(exc), type="validation-error") from None
-    return result.as_dict()
+        except audit.RangeRefused as exc:
+            where = f"shard {name}: " if len(service.shard_services()) > 1 else ""
+            raise Problem(422, f"{where}{exc}", type="validation-error") from None
+        results[name] = result.as_dict()
+    if len(results) == 1:
+        return next(iter(results.values()))
+    return audit.combine(results)
