@@ -36,7 +36,17 @@ from shieldx.shadow.settings import DeploymentSettings, ShadowSettings
 
 ENV_PREFIX = "SHIELDX_"
 # Variables read by the CLI itself rather than mapped onto a settings key.
-NON_SETTING_ENV = frozenset({"SHIELDX_CONFIG", "SHIELDX_BOOTSTRAP_ADMIN_KEY", "SHIELDX_API_KEY"})
+# SHIELDX_TESTING=1 with SHIELDX_TEST_CRASH_AT=<step>: the crash tests' fault points (see
+# shieldx.credits.shards.service.crash_point); nothing reads the second without the first.
+NON_SETTING_ENV = frozenset(
+    {
+        "SHIELDX_CONFIG",
+        "SHIELDX_BOOTSTRAP_ADMIN_KEY",
+        "SHIELDX_API_KEY",
+        "SHIELDX_TESTING",
+        "SHIELDX_TEST_CRASH_AT",
+    }
+)
 
 # Keys (or whole sections) that validate but that no code reads yet. `config check` warns
 # when a file or the environment sets one, docs/configuration.md marks each, and

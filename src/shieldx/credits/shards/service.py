@@ -340,13 +340,16 @@ class TransferCoordinator:
             raise WriterUnavailable(f"transfer {transfer.transfer_id} is still being recovered")
         return _answer(status, response, replayed=replayed)
 
-    async def drive(self, transfer: Transfer, *, owner: bool = False) -> None:
-        """Move TRANSFER on from its recorded state to done (each step idempotent)."""
+    async def drive(self, transfer: Transfer, *, owner: bool = False, abort: bool = False) -> None:
+        """Move TRANSFER on from its recorded state to done (each step idempotent); ABORT an
+        undecided one instead of preparing or deciding it."""
         lock = self._driving.setdefault(transfer.transfer_id, asyncio.Lock())
         if lock.locked() and not owner:
             return  # its request is driving it right now
         async with lock:
             try:
+                if abort and transfer.state in ("started", "prepared"):
+                    transfer = await self._record(transfer, "aborted")
                 await self._drive(transfer)
             finally:
                 self._driving.pop(transfer.transfer_id, None)
@@ -463,7 +466,7 @@ class TransferCoordinator:
                 continue
             log.info("credits.transfer_recovery", transfer_id=t.transfer_id, state=t.state)
             try:
-                await self.drive(t)
+                await self.drive(t, abort=action == "abort")
             except (LedgerError, WriterUnavailable, RuntimeError) as exc:
                 log.warning(
                     "credits.transfer_recovery_failed", transfer_id=t.transfer_id, error=str(exc)
