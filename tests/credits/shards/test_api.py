@@ -1,4 +1,4 @@
-"""Every credits endpoint on four SQLite shards, over real loopback HTTP."""
+"""Every credits endpoint on four shards (SQLite files, PostgreSQL databases), over HTTP."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import sqlalchemy as sa
 
 from shieldx.credits import tables
 from shieldx.credits.shards.domain import Ring
-from shieldx.credits.shards.store import shard_database
+from shieldx.credits.shards.store import configured_map, shard_database
 from shieldx.platform.context import PlatformContext
+from shieldx.platform.db import Database
 
 from ..conftest import Api, serve_credits
 
@@ -34,8 +35,13 @@ def _pair(same: bool) -> tuple[str, str]:
     raise AssertionError("no such pair among ACCOUNTS")
 
 
+def _shard_db(ctx: PlatformContext, name: str) -> Database:
+    """Shard NAME's database (a SQLite file or the PostgreSQL database configured for it)."""
+    return shard_database(ctx.settings, name, dict(configured_map(ctx.settings).shards)[name])
+
+
 def _accounts_in(ctx: PlatformContext, shard: str) -> set[tuple[str, str]]:
-    db = shard_database(ctx.settings, shard, None)
+    db = _shard_db(ctx, shard)
     try:
         with db.read() as conn:
             rows = conn.execute(
@@ -207,7 +213,7 @@ def test_audit_verifies_every_shard_chain_and_names_a_broken_one(
         assert clean["ok"] and clean["verified_events"] == 16  # opened + purchased, each
         assert [s["shard"] for s in clean["shards"]] == list(RING.shards)
         victim = RING.shard_of("tenant-a", ACCOUNTS[0])
-        db = shard_database(sharded_ctx.settings, victim, None)
+        db = _shard_db(sharded_ctx, victim)
         with db.write() as conn:
             conn.execute(tables.event_store.update().values(amount=11).where(tables.event_store.c.position == 1))  # fmt: skip
         db.dispose()
