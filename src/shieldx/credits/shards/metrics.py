@@ -10,22 +10,22 @@ class ShardMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.operations = Counter(
-            "shieldx_credits_shard_operations_total",
+            "credits_shard_operations_total",
             "Ledger commands routed to each shard.",
             ["shard"],
             registry=registry,
         )
         self.transfers = Counter(
-            "shieldx_credits_transfers_total",
+            "credits_transfers_total",
             "Cross-shard transfers by outcome (committed, aborted).",
             ["outcome"],
             registry=registry,
         )
         self.in_doubt = Gauge(
-            "shieldx_credits_transfers_in_doubt",
+            "credits_transfers_in_doubt",
             "Cross-shard transfers recorded but not finished (re-driven by recovery).",
             registry=registry,
         )
         self.ring_version = Gauge(
-            "shieldx_credits_ring_version", "Version of the shard map in use.", registry=registry
+            "credits_ring_version", "Version of the shard map in use.", registry=registry
         )

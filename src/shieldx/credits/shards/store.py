@@ -248,3 +248,20 @@ def transfer_counts(db: Database) -> dict[str, int]:
     with db.read() as conn:
         rows = conn.execute(sa.select(t.state, sa.func.count()).group_by(t.state)).all()
     return {str(r[0]): int(r[1]) for r in rows}
+
+
+def ledger_databases(ctx: PlatformContext) -> list[tuple[str, Database]]:
+    """Every database holding ledger events: ("main", ctx.db) when not sharded, else each
+    shard's (opened and migrated; the caller disposes of them)."""
+    configured = configured_map(ctx.settings)
+    if len(configured.names) == 1:
+        return [("main", ctx.db)]
+    shard_map = load_map(ctx.db) or configured
+    urls = dict(configured.shards)
+    out: list[tuple[str, Database]] = []
+    for name in shard_map.names:
+        db = shard_database(ctx.settings, name, urls.get(name))
+        if not migrations.is_current(db):
+            migrations.upgrade(db)
+        out.append((name, db))
+    return out
