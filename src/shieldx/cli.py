@@ -496,7 +496,7 @@ def _register_service_commands() -> None:
 
     A service's cli module defines COMMANDS, a list of (name, typer.Typer) groups added at
     the top level (e.g. `shieldx credits …`), and may define BENCH, a function registered as
-    `shieldx bench <service>`. Those modules import their heavy dependencies lazily, and
+    `shieldx bench <service>`, and BENCHES, (name, function) pairs for `shieldx bench <name>`. Those modules import their heavy dependencies lazily, and
     import shared options from shieldx.platform.cli_options, never this module (no cycle).
     """
     for name, module in SERVICE_CLIS.items():
@@ -505,6 +505,8 @@ def _register_service_commands() -> None:
         bench = getattr(module, "BENCH", None)
         if bench is not None:
             bench_app.command(name)(bench)
+        for bench_name, more in getattr(module, "BENCHES", ()):
+            bench_app.command(bench_name)(more)
 
 
 _register_service_commands()

@@ -185,4 +185,32 @@ def bench_credits(
     )
 
 
+def bench_shards(
+    backend: Annotated[str, typer.Option(help="postgres or sqlite.")] = "postgres",
+    accounts: Annotated[int, typer.Option(help="Accounts.", min=2)] = 10_000,
+    concurrency: Annotated[int, typer.Option(help="Concurrent callers.", min=1)] = 256,
+    duration: Annotated[float, typer.Option(help="Seconds of load per layout.", min=0.2)] = 5.0,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL server to create the scratch databases on."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Writes/s and p99 on 1, 2 and 4 shards, cross-shard transfer latency, ring lookups."""
+    from shieldx.credits.bench.shards import run_shards_bench
+
+    if backend not in ("sqlite", "postgres"):
+        raise typer.BadParameter("--backend must be sqlite or postgres")
+    run_shards_bench(
+        backend=backend,
+        accounts=accounts,
+        concurrency=concurrency,
+        duration=duration,
+        database_url=database_url,
+        quiet=json_out,
+    )
+
+
 BENCH = bench_credits
+# More benchmarks of this service: `shieldx bench NAME`.
+BENCHES = [("shards", bench_shards)]

@@ -332,7 +332,7 @@ class TransferCoordinator:
         replayed = transfer.transfer_id != fresh.transfer_id
         if status is None:
             crash_point("started")
-            await self.drive(transfer, owner=True)
+            await self.drive(transfer, owner=True, reload=replayed)
             _, status, response = await anyio.to_thread.run_sync(
                 store.transfer_outcome, self.db, transfer.transfer_id
             )
@@ -340,14 +340,28 @@ class TransferCoordinator:
             raise WriterUnavailable(f"transfer {transfer.transfer_id} is still being recovered")
         return _answer(status, response, replayed=replayed)
 
-    async def drive(self, transfer: Transfer, *, owner: bool = False, abort: bool = False) -> None:
+    async def drive(
+        self,
+        transfer: Transfer,
+        *,
+        owner: bool = False,
+        abort: bool = False,
+        reload: bool = True,
+    ) -> None:
         """Move TRANSFER on from its recorded state to done (each step idempotent); ABORT an
-        undecided one instead of preparing or deciding it."""
+        undecided one instead of preparing or deciding it; RELOAD its state first (the caller's
+        copy may be stale: another driver may have moved it on)."""
         lock = self._driving.setdefault(transfer.transfer_id, asyncio.Lock())
         if lock.locked() and not owner:
             return  # its request is driving it right now
         async with lock:
             try:
+                if reload:
+                    transfer = await anyio.to_thread.run_sync(
+                        store.load_transfer, self.db, transfer.transfer_id
+                    )
+                    if transfer.state == "done":
+                        return
                 if abort and transfer.state in ("started", "prepared"):
                     transfer = await self._record(transfer, "aborted")
                 await self._drive(transfer)
@@ -460,6 +474,8 @@ class TransferCoordinator:
         self.front.metrics.in_doubt.set(len(pending))
         now = self._now()
         for t in pending:
+            if t.transfer_id in self._driving:
+                continue  # its request is driving it
             # At start-up no request of this process is driving anything: decide at once.
             action = t.recovery_action(now_us=now, timeout_us=0 if startup else self.timeout_us)
             if action is None:

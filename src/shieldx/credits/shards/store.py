@@ -232,6 +232,13 @@ def unfinished_transfers(db: Database) -> list[Transfer]:
     return [_transfer(r) for r in rows]
 
 
+def load_transfer(db: Database, transfer_id: str) -> Transfer:
+    """One transfer as recorded now."""
+    with db.read() as conn:
+        row = conn.execute(sa.select(transfers).where(transfers.c.transfer_id == transfer_id)).one()
+    return _transfer(row)
+
+
 def transfer_outcome(db: Database, transfer_id: str) -> tuple[str, int | None, str | None]:
     """(state, status, response) of one transfer."""
     t = transfers.c
