@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from shieldx.config import Settings
+from shieldx.credits import tables
 from shieldx.credits.shards import store
 from shieldx.credits.shards.domain import Transfer
 from shieldx.credits.shards.service import ShardedCreditsService
@@ -57,4 +59,51 @@ def test_an_undecided_transfer_is_aborted_and_its_hold_released_within_the_bound
         assert api.get(f"/credits/balance/{target}").status_code == 404  # never credited
         state, status, _ = store.transfer_outcome(ctx.db, "tr_orphan")
         assert (state, status) == ("done", 409)
+    ctx.close()
+
+
+def _store_map(ctx_db: Any, version: int, names: list[str]) -> None:
+    with ctx_db.write() as conn:
+        conn.execute(
+            tables.shard_map.insert(),
+            [
+                {"version": version, "position": i, "name": n, "url": None,
+                 "virtual_nodes": 256, "created_at_us": 0}
+                for i, n in enumerate(names)
+            ],
+        )  # fmt: skip
+
+
+def _poll(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 15
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_moved_shard_map_is_adopted_if_it_places_alike_else_writes_are_refused(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(
+        sharding={"num_shards": 2, "recovery_interval": "0.2s"}, credits={"commit_process": False}
+    )
+    ctx = build_context(settings)
+    migrations.upgrade(ctx.db)
+    with serve_credits(ctx) as api:
+        buy = {"account_id": "acct-0", "amount": 10}
+        assert api.post("/credits/purchase", buy).status_code == 201
+        _store_map(ctx.db, 2, ["shard-0", "shard-1"])  # same placement, new version
+        _poll(
+            lambda: "credits_ring_version 2.0" in api.get("/metrics", as_="admin").text,
+            "the same-layout map was not adopted",
+        )
+        assert api.post("/credits/purchase", buy).status_code == 201
+        _store_map(ctx.db, 3, ["shard-0", "shard-1", "shard-2"])  # accounts would move
+        _poll(
+            lambda: api.post("/credits/purchase", buy).status_code == 503,
+            "a stale ring kept routing",
+        )
+        refused = api.post("/credits/consume", {"account_id": "acct-0", "amount": 1, "reason": "x"})  # fmt: skip
+        assert refused.status_code == 503
+        assert "ring version 2" in refused.json()["detail"]
     ctx.close()

@@ -41,7 +41,7 @@ from shieldx.credits.ledger.service import (
     transfer_body,
 )
 from shieldx.credits.shards import store
-from shieldx.credits.shards.domain import ShardMap, Transfer
+from shieldx.credits.shards.domain import ShardMap, StaleRingVersion, Transfer
 from shieldx.credits.shards.metrics import ShardMetrics
 from shieldx.credits.store.records import AccountKey
 from shieldx.credits.writer.submissions import Accepted, IdempotencyMismatch, WriterUnavailable
@@ -87,14 +87,43 @@ class ShardedCreditsService(CreditsService):
         self.ring = shard_map.ring()
         self.metrics = metrics
         metrics.ring_version.set(shard_map.version)
+        # Set when the stored map moved to a layout this process does not route by.
+        self.stale: StaleRingVersion | None = None
         self.transfers = TransferCoordinator(self)
 
     # ------------------------------------------------------------------ routing
     def shard_for(self, tenant: str, account_id: str) -> CreditsService:
         """The shard service owning (TENANT, ACCOUNT_ID) on the ring."""
-        name = self.ring.shard_of(tenant, account_id)
+        name = self._route(tenant, account_id)
         self.metrics.operations.labels(name).inc()
         return self.shards[name]
+
+    def _route(self, tenant: str, account_id: str) -> str:
+        """The account's shard on the current ring; refused while the ring is stale."""
+        if self.stale is not None:
+            raise Problem(
+                503,
+                f"{self.stale}: this process no longer routes by the stored shard map and "
+                "refuses rather than apply anything on the wrong shard; restart it",
+                type="ledger-unavailable",
+                headers={"Retry-After": "1"},
+            )
+        return self.ring.shard_of(tenant, account_id)
+
+    async def check_map(self) -> None:
+        """Compare the stored shard map with the one this process routes by."""
+        stored = await anyio.to_thread.run_sync(store.load_map, self.ctx.db)
+        if stored is None or stored.version == self.shard_map.version:
+            return
+        if stored.same_layout(self.shard_map):  # same placement: adopt the new version
+            self.shard_map = dataclasses.replace(stored, shards=self.shard_map.shards)
+            self.metrics.ring_version.set(stored.version)
+            return
+        if self.stale is None:
+            log.warning(
+                "credits.shard_map_moved", routed=self.shard_map.version, stored=stored.version
+            )
+        self.stale = StaleRingVersion(self.shard_map.version, stored.version)
 
     def shard_services(self) -> dict[str, CreditsService]:
         """Every shard's service, by name, in map order."""
@@ -223,7 +252,7 @@ class ShardedCreditsService(CreditsService):
             if isinstance(target, str):
                 names.add(self._name_of(await self._hold_shard(target, tenant)))
             else:
-                names.add(self.ring.shard_of(*target))
+                names.add(self._route(*target))
         if len(names) > 1:
             raise CrossShardBatch(sorted(names))
         shard = self.shards[names.pop()]
@@ -241,8 +270,8 @@ class ShardedCreditsService(CreditsService):
         idem: Idempotency,
     ) -> Accepted:
         """One commit when both accounts share a shard; else the two-phase protocol."""
-        source = self.ring.shard_of(tenant, from_account)
-        target = self.ring.shard_of(tenant, to_account)
+        source = self._route(tenant, from_account)
+        target = self._route(tenant, to_account)
         if source == target:
             self.metrics.operations.labels(source).inc()
             return await self.shards[source].transfer(
@@ -470,6 +499,8 @@ class TransferCoordinator:
 
     async def recover(self, *, startup: bool = False) -> int:
         """Drive every unfinished transfer that no request is driving; how many were found."""
+        if self.front.stale is not None:
+            return 0  # its shards are no longer where this process's ring says
         pending = await anyio.to_thread.run_sync(store.unfinished_transfers, self.db)
         self.front.metrics.in_doubt.set(len(pending))
         now = self._now()
@@ -493,6 +524,7 @@ class TransferCoordinator:
         while True:
             await asyncio.sleep(self.interval)
             try:
+                await self.front.check_map()
                 await self.recover()
             except Exception as exc:  # keep recovering: a shard may be down for a while
                 log.warning("credits.transfer_recovery_error", error=str(exc))
