@@ -26,7 +26,9 @@ from shieldx.platform.settings_types import format_duration, parse_duration
 def test_defaults_follow_the_seed() -> None:
     settings = load_settings(None, environ={})
     assert settings.event_sourcing.snapshot_interval == 100
-    assert settings.sharding.num_shards == 8
+    # The seed's 8 shards would move every default install off its one database: one shard
+    # (the main database, unsharded) is the default; docs/configuration.md says so.
+    assert settings.sharding.num_shards == 1
     assert settings.sharding.virtual_nodes == 256
     assert settings.chaos.experiment_interval == timedelta(minutes=5)
     assert settings.deployment.canary_percentage == [10, 25, 50, 100]
@@ -215,10 +217,10 @@ def test_the_no_effect_list_names_only_real_keys_that_nothing_reads() -> None:
 
 def test_ineffective_settings_warns_for_keys_set_in_file_or_environment(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("sharding:\n  num_shards: 4\nserver:\n  host: 0.0.0.0\n")
+    path.write_text("sharding:\n  rebalance_enabled: false\nserver:\n  host: 0.0.0.0\n")
     warnings = ineffective_settings(path, {"SHIELDX_EVENT_SOURCING_WORKER_COUNT": "3"})
     assert [w.split(":")[0] for w in warnings] == [
-        "sharding.num_shards",
+        "sharding.rebalance_enabled",
         "event_sourcing.worker_count",
     ]
     assert all("has no effect yet" in w for w in warnings)

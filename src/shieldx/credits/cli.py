@@ -6,14 +6,15 @@ Import-light: the heavy modules are imported inside the commands.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from shieldx.credits.shards.cli import shards_app
 from shieldx.platform.cli_options import ConfigOpt, DataDirOpt, JsonOpt, open_context
 
 credits_app = typer.Typer(help="Credits ledger maintenance.", no_args_is_help=True)
-COMMANDS: list[tuple[str, typer.Typer]] = [("credits", credits_app)]
+COMMANDS: list[tuple[str, typer.Typer]] = [("credits", credits_app), ("shards", shards_app)]
 
 
 @credits_app.command("rebuild-projections")
@@ -23,42 +24,58 @@ def rebuild_projections(
     """Recompute balances, history and usage from the event store (one transaction)."""
     import orjson
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
     from shieldx.credits.projections.runner import rebuild
+    from shieldx.credits.shards.store import ledger_databases
     from shieldx.credits.store.backends import create_store
 
     ctx = open_context(config, data_dir)
+    databases = ledger_databases(ctx)
     try:
-        store = create_store(ctx.db)
         console = Console(stderr=True)
-        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
-            task = bar.add_task("replaying events", total=None)
+        summaries: list[dict[str, Any]] = []
+        for name, db in databases:
+            columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
+                task = bar.add_task(f"replaying events ({name})", total=None)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+                def progress(done: int, total: int, task: TaskID = task) -> None:
+                    bar.update(task, completed=done, total=total)
 
-            report = rebuild(store, progress=progress)
-        rate = report.events / report.seconds if report.seconds else 0.0
-        summary = {
-            "events": report.events,
-            "accounts": report.accounts,
-            "history_rows": report.history_rows,
-            "usage_rows": report.usage_rows,
-            "seconds": round(report.seconds, 3),
-            "events_per_s": round(rate),
-        }
-        if json_out:
-            print(orjson.dumps(summary).decode())
-        else:
-            console.print(
-                f"rebuilt {report.accounts} balances, {report.history_rows} history rows and "
-                f"{report.usage_rows} usage rows from {report.events} events in "
-                f"{report.seconds:.2f} s ({rate:,.0f} events/s)"
+                report = rebuild(create_store(db), progress=progress)
+            rate = report.events / report.seconds if report.seconds else 0.0
+            summaries.append(
+                {
+                    "shard": name,
+                    "events": report.events,
+                    "accounts": report.accounts,
+                    "history_rows": report.history_rows,
+                    "usage_rows": report.usage_rows,
+                    "seconds": round(report.seconds, 3),
+                    "events_per_s": round(rate),
+                }
             )
+            if not json_out:
+                console.print(
+                    f"{name}: rebuilt {report.accounts} balances, {report.history_rows} history "
+                    f"rows and {report.usage_rows} usage rows from {report.events} events in "
+                    f"{report.seconds:.2f} s ({rate:,.0f} events/s)"
+                )
+        if json_out:
+            summary = {k: v for k, v in summaries[0].items() if k != "shard"}
+            if len(summaries) > 1:
+                summary = {
+                    **{
+                        k: sum(int(s[k]) for s in summaries)
+                        for k in ("events", "accounts", "history_rows", "usage_rows")
+                    },
+                    "seconds": round(sum(float(s["seconds"]) for s in summaries), 3),
+                    "shards": summaries,
+                }
+            print(orjson.dumps(summary).decode())
     finally:
-        ctx.close()
+        _close(ctx, databases)
 
 
 @credits_app.command("verify")
@@ -77,30 +94,47 @@ def verify(
     """Recompute the hash chain; exit 1 and name the first bad position if it is broken."""
     import orjson
 
-    from shieldx.credits.audit.verify import RangeRefused
+    from shieldx.credits.audit.verify import RangeRefused, combine
     from shieldx.credits.audit.verify import verify as verify_chain
+    from shieldx.credits.shards.store import ledger_databases
     from shieldx.credits.store.backends import create_store
 
     ctx = open_context(config, data_dir)
+    databases = ledger_databases(ctx)
+    results: dict[str, dict[str, Any]] = {}
     try:
-        result = verify_chain(
-            create_store(ctx.db), from_position=from_position, to_position=to_position, deep=deep
-        )
+        for name, db in databases:
+            found = verify_chain(
+                create_store(db), from_position=from_position, to_position=to_position, deep=deep
+            )
+            results[name] = found.as_dict()
     except RangeRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
     finally:
-        ctx.close()
+        _close(ctx, databases)
+    result = results["main"] if len(results) == 1 else combine(results)
     if json_out:
-        print(orjson.dumps(result.as_dict()).decode())
-    elif result.ok:
-        print(f"ok: {result.verified_events} events, head {result.head_hash}")
+        print(orjson.dumps(result).decode())
+    elif result["ok"]:
+        print(f"ok: {result['verified_events']} events, head {result['head_hash']}")
     else:
-        print(f"BROKEN at position {result.first_bad_position}: {result.reason}")
-        for found in result.mismatches:
-            print(f"  {found['kind']} {found['tenant']}/{found['account_id']}: {found['reason']}")
-    if not result.ok:
+        where = f"shard {result['shard']}, " if result.get("shard") else ""
+        print(f"BROKEN at {where}position {result['first_bad_position']}: {result['reason']}")
+        for found_row in result["mismatches"]:
+            print(
+                f"  {found_row['kind']} {found_row['tenant']}/{found_row['account_id']}: "
+                f"{found_row['reason']}"
+            )
+    if not result["ok"]:
         raise typer.Exit(1)
+
+
+def _close(ctx: Any, databases: list[tuple[str, Any]]) -> None:
+    for _, db in databases:
+        if db is not ctx.db:
+            db.dispose()
+    ctx.close()
 
 
 @credits_app.command("reseal")
@@ -151,4 +185,32 @@ def bench_credits(
     )
 
 
+def bench_shards(
+    backend: Annotated[str, typer.Option(help="postgres or sqlite.")] = "postgres",
+    accounts: Annotated[int, typer.Option(help="Accounts.", min=2)] = 10_000,
+    concurrency: Annotated[int, typer.Option(help="Concurrent callers.", min=1)] = 256,
+    duration: Annotated[float, typer.Option(help="Seconds of load per layout.", min=0.2)] = 5.0,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL server to create the scratch databases on."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Writes/s and p99 on 1, 2 and 4 shards, cross-shard transfer latency, ring lookups."""
+    from shieldx.credits.bench.shards import run_shards_bench
+
+    if backend not in ("sqlite", "postgres"):
+        raise typer.BadParameter("--backend must be sqlite or postgres")
+    run_shards_bench(
+        backend=backend,
+        accounts=accounts,
+        concurrency=concurrency,
+        duration=duration,
+        database_url=database_url,
+        quiet=json_out,
+    )
+
+
 BENCH = bench_credits
+# More benchmarks of this service: `shieldx bench NAME`.
+BENCHES = [("shards", bench_shards)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
 from shieldx.platform.settings_types import Duration, Port, Section
 
@@ -55,14 +55,51 @@ class EventSourcingSettings(Section):
     worker_count: int = Field(5, ge=1, le=256)
 
 
-class ShardingSettings(Section):
-    """Ledger sharding (seed: sharding)."""
+class ShardSettings(Section):
+    """One shard of the ledger: a name and its database (a SQLite file under the data dir
+    when no url is given)."""
 
-    num_shards: int = Field(8, ge=1, le=1024)
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    url: SecretStr | None = None
+    # Streaming replicas' URLs: accepted empty only until read replicas are built.
+    replicas: list[SecretStr] = Field(default_factory=list, max_length=0)
+
+
+class ShardingSettings(Section):
+    """Ledger sharding (seed: sharding): accounts spread over shards on a consistent-hash ring.
+
+    One shard (the default) is the unsharded ledger in the main database, untouched.
+    """
+
+    num_shards: int = Field(1, ge=1, le=1024)
     virtual_nodes: int = Field(256, ge=1, le=4096)
+    # Listed shards (name, url); empty: num_shards SQLite files named shard-0, shard-1, ...
+    shards: list[ShardSettings] = Field(default_factory=list)
+    # A cross-shard transfer not prepared within this bound is aborted by recovery.
+    transfer_timeout: Duration = timedelta(seconds=10)
+    recovery_interval: Duration = timedelta(seconds=1)
     replication_factor: int = Field(3, ge=1, le=9)
     consistency_level: Literal["ONE", "QUORUM", "ALL"] = "QUORUM"
     rebalance_enabled: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ShardingSettings:
+        mismatch = self.shards and len(self.shards) != self.num_shards
+        if mismatch and "num_shards" in self.model_fields_set:
+            raise ValueError(
+                f"sharding.num_shards is {self.num_shards} but sharding.shards lists "
+                f"{len(self.shards)}: make them agree (or leave num_shards out)"
+            )
+        names = [s.name for s in self.shards]
+        if len(set(names)) != len(names):
+            raise ValueError(f"sharding.shards names must be unique (got {names})")
+        return self
+
+    def shard_names(self) -> list[str]:
+        """The shards' names: the listed ones, or shard-0 … shard-(num_shards - 1)."""
+        if self.shards:
+            return [s.name for s in self.shards]
+        return [f"shard-{i}" for i in range(self.num_shards)]
 
 
 class DisasterRecoverySettings(Section):

@@ -227,3 +227,45 @@ payments = sa.Table(
     sa.Column("key_id", sa.String(32), nullable=False),
     sa.Column("created_at_us", sa.BigInteger, nullable=False),
 )
+
+# Sharding (shards/): the versioned shard map and the cross-shard transfers live in the main
+# (coordinator) database; every shard database records the ring version it accepts writes
+# under in credit_shard_identity.
+shard_map = sa.Table(
+    "credit_shard_map",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("url", sa.Text),  # NULL: a SQLite file under the data dir
+    sa.Column("virtual_nodes", sa.Integer, nullable=False),
+    sa.Column("created_at_us", sa.BigInteger, nullable=False),
+)
+
+shard_identity = sa.Table(
+    "credit_shard_identity",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("ring_version", sa.Integer, nullable=False),
+)
+
+transfers = sa.Table(
+    "credit_transfers",
+    metadata,
+    sa.Column("transfer_id", sa.String(64), primary_key=True),
+    sa.Column("tenant", Tenant, nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("from_account", AccountId, nullable=False),
+    sa.Column("to_account", AccountId, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("hold_id", sa.String(64)),
+    sa.Column("status", sa.Integer),  # the final answer, once done
+    sa.Column("response", sa.Text),
+    sa.Column("created_at_us", sa.BigInteger, nullable=False),
+    sa.Column("updated_at_us", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("tenant", "idempotency_key", name="uq_credit_transfers_key"),
+    sa.Index("ix_credit_transfers_state", "state"),
+)

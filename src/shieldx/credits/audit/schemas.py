@@ -34,3 +34,10 @@ class VerifyResult(BaseModel):
         description="With deep: each snapshot or balance row that differs from the events"
         " (kind, tenant, account_id, version, reason).",
     )
+    shard: str | None = Field(
+        default=None, description="With several shards: the shard of the first break."
+    )
+    shards: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="With several shards: each shard's own result (its chain and positions).",
+    )

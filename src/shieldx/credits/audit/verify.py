@@ -145,3 +145,20 @@ def _missing(expected: int, found: int) -> str:
 
 def _bad(count: int, head: bytes, last: int, position: int, reason: str) -> Verification:
     return Verification(False, count, head.hex(), last, position, reason)
+
+
+def combine(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One answer for several shards' chains: ok if all are, else the first break named by
+    its shard and position (positions are per shard: each shard has its own chain)."""
+    bad = next((name for name, r in results.items() if not r["ok"]), None)
+    lead = results[bad] if bad is not None else list(results.values())[-1]
+    return {
+        **lead,
+        "ok": bad is None,
+        "verified_events": sum(int(r["verified_events"]) for r in results.values()),
+        "mismatches": [
+            {"shard": name, **m} for name, r in results.items() for m in r["mismatches"]
+        ],
+        "shard": bad,
+        "shards": [{"shard": name, **r} for name, r in results.items()],
+    }

@@ -156,13 +156,10 @@ def measure_replay(store: EventStore) -> dict[str, Any]:
 
 
 @contextmanager
-def scratch_database(backend: str, url: str | None) -> Iterator[tuple[str | None, str]]:
-    """(database URL or None for the SQLite file, a note on durability)."""
-    if backend == "sqlite":
-        yield None, "SQLite WAL, synchronous=FULL: every acknowledged commit is fsynced"
-        return
+def postgres_server(url: str | None) -> Iterator[tuple[str, str]]:
+    """(URL of a PostgreSQL server's maintenance database, a note on durability): URL, the
+    local server, or a throwaway cluster started for the run."""
     import psycopg
-    from psycopg import sql
 
     from shieldx.platform.postgres_local import PostgresUnavailable, ThrowawayPostgres
 
@@ -179,19 +176,42 @@ def scratch_database(backend: str, url: str | None) -> Iterator[tuple[str | None
         cluster.start()
         server = cluster.url()
         note = "throwaway PostgreSQL cluster with fsync=off (not durable)"
-    name = f"shieldx_bench_{secrets.token_hex(4)}"
-    admin = server.replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield server.rsplit("/", 1)[0] + "/" + name, note
+        yield server, note
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
         if cluster is not None:
             cluster.stop()
+
+
+@contextmanager
+def scratch_postgres(server: str, count: int) -> Iterator[list[str]]:
+    """COUNT fresh databases on SERVER (their URLs), dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    names = [f"shieldx_bench_{secrets.token_hex(4)}" for _ in range(count)]
+    admin = server.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in names:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield [server.rsplit("/", 1)[0] + "/" + name for name in names]
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for name in names:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+@contextmanager
+def scratch_database(backend: str, url: str | None) -> Iterator[tuple[str | None, str]]:
+    """(database URL or None for the SQLite file, a note on durability)."""
+    if backend == "sqlite":
+        yield None, "SQLite WAL, synchronous=FULL: every acknowledged commit is fsynced"
+        return
+    with postgres_server(url) as (server, note), scratch_postgres(server, 1) as urls:
+        yield urls[0], note
 
 
 def _context(data_dir: Path, url: str | None) -> PlatformContext:

@@ -33,6 +33,7 @@ from shieldx.credits.ledger.errors import (
     AccountNotFound,
     AmountExceedsHold,
     BalanceOverflow,
+    CrossShardBatch,
     ExpiryInPast,
     HoldNotActive,
     HoldNotFound,
@@ -63,6 +64,8 @@ from shieldx.credits.ledger.schemas import (
     ReserveResult,
     ThresholdRequest,
     ThresholdResult,
+    TransferRequest,
+    TransferResult,
 )
 from shieldx.credits.ledger.service import CreditsService, Idempotency, Payment, fingerprint
 from shieldx.credits.metrics import CreditsMetrics
@@ -332,6 +335,24 @@ async def batch(request: Request, body: BatchRequest, caller: Principal) -> Resp
     return await _run(request, "batch", call)
 
 
+@_post("/transfer", response_model=TransferResult, summary="Move credits between accounts")
+async def transfer(request: Request, body: TransferRequest, caller: Principal) -> Response:
+    """Move credits from one account to another of the same tenant: both or neither (across
+    shards too, by two-phase commit); 409 insufficient-credits changes nothing."""
+    service = provided_instance(request, CreditsService)
+    tenant = caller.tenant_for(body.tenant)
+    idem = _idem(request, "transfer", tenant, body)
+    call = service.transfer(
+        tenant=tenant,
+        from_account=body.from_account,
+        to_account=body.to_account,
+        amount=body.amount,
+        reason=body.reason,
+        idem=idem,
+    )
+    return await _run(request, "transfer", call)
+
+
 def _hold_tenant(caller: Principal, named: str | None) -> str | None:
     """A scoped key's tenant (naming another is 403); an unscoped key's choice, or None for
     "the hold's own tenant" (a hold id identifies its account)."""
@@ -355,6 +376,7 @@ STATUS: dict[type[LedgerError], int] = {
     InvalidAmount: 422,
     InvalidCommand: 422,
     BalanceOverflow: 422,
+    CrossShardBatch: 422,
     ExpiryInPast: 422,
 }
 

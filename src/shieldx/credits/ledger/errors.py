@@ -83,5 +83,19 @@ class AmountExceedsHold(LedgerError):
     slug = "amount-exceeds-reservation"
 
 
+class CrossShardBatch(LedgerError):
+    """A batch names accounts on several shards (use /credits/transfer between two)."""
+
+    slug = "batch-spans-shards"
+
+    def __init__(self, shards: list[str]) -> None:
+        super().__init__(
+            f"this batch names accounts on shards {', '.join(shards)}; a batch runs on one "
+            "shard: split it per shard, or move credits between two accounts with "
+            "/credits/transfer"
+        )
+        self.shards = shards
+
+
 class InvariantViolation(Exception):
     """A recorded event contradicts the state: a bug or a corrupted store, never a user error."""

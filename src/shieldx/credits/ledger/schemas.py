@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shieldx.credits.ledger.events import MAX_AMOUNT
 from shieldx.platform.cards import card_numbers
@@ -326,3 +326,36 @@ class BatchResult(BaseModel):
 
     atomic: bool = Field(description="Whether the batch was all-or-none.")
     results: list[dict[str, Any]] = Field(description="Each operation's result, in order.")
+
+
+class TransferRequest(Body):
+    """POST /credits/transfer: move credits between two accounts of one tenant."""
+
+    from_account: AccountField
+    to_account: AccountField
+    amount: Amount
+    reason: Reason
+    tenant: TenantField = None
+
+    @model_validator(mode="after")
+    def _two_accounts(self) -> TransferRequest:
+        if self.from_account == self.to_account:
+            raise ValueError("from_account and to_account must be different accounts")
+        return self
+
+
+class TransferSide(BaseModel):
+    """One account of a transfer, right after it."""
+
+    account_id: str = Field(description="The account.")
+    balance: int = Field(description="Balance after the transfer.")
+    available: int = Field(description="Available after the transfer.")
+
+
+class TransferResult(BaseModel):
+    """200 of /credits/transfer: both accounts' new figures."""
+
+    transfer_id: str = Field(description="The transfer's id (its transaction id).")
+    amount: int = Field(description="Credits moved.")
+    from_: TransferSide = Field(alias="from", description="The source account.")
+    to: TransferSide = Field(description="The target account.")

@@ -41,7 +41,7 @@ from shieldx.credits.store.records import AccountKey
 from shieldx.credits.writer.group_commit import GroupCommitWriter
 from shieldx.credits.writer.plans import PlanBuilder
 from shieldx.credits.writer.submissions import Accepted, Work
-from shieldx.credits.writer.work_units import LinkedBatch, SingleCommand
+from shieldx.credits.writer.work_units import BatchRefused, LinkedBatch, SingleCommand
 from shieldx.platform.context import PlatformContext
 from shieldx.platform.crypto import Keyring
 from shieldx.platform.tracing import span
@@ -266,6 +266,43 @@ class CreditsService:
             resolved.append((key, command))
         return await self._submit(LinkedBatch(resolved, atomic=atomic), idem)
 
+    async def transfer(
+        self,
+        *,
+        tenant: str,
+        from_account: str,
+        to_account: str,
+        amount: int,
+        reason: str,
+        idem: Idempotency,
+    ) -> Accepted:
+        """Move AMOUNT between two accounts of TENANT in one commit (a linked batch)."""
+        tx = new_id("tx")
+        operations: list[tuple[AccountKey, Command]] = [
+            ((tenant, from_account), Consume(amount, reason, tx)),
+            ((tenant, to_account), Purchase(amount, TRANSFER_GRANT, 100, None, new_id("gr"), tx)),
+        ]
+        try:
+            accepted = await self._submit(LinkedBatch(operations, op="transfer"), idem)
+        except BatchRefused as exc:
+            raise exc.error from exc  # the transfer is one operation: its own refusal
+        results = orjson.loads(accepted.body)["results"]
+        # The stored answer's transaction id: a replay returns the first attempt's.
+        transfer_id = results[0]["transaction_id"]
+        body = transfer_body(
+            transfer_id, amount, (from_account, results[0]), (to_account, results[1])
+        )
+        return Accepted(200, body, accepted.replayed)
+
+    # ------------------------------------------------------------------ routing hooks
+    def shard_for(self, tenant: str, account_id: str) -> CreditsService:
+        """The service holding (TENANT, ACCOUNT_ID): this one (a sharded front overrides it)."""
+        return self
+
+    def shard_services(self) -> dict[str, CreditsService]:
+        """Every database's service by shard name: just this one when not sharded."""
+        return {"main": self}
+
     async def locate_hold(self, hold_id: str, tenant: str | None) -> AccountKey:
         """The account of a hold, from the writer's memory or the holds table."""
         known = self.writer.holds.get(hold_id)
@@ -311,6 +348,23 @@ class CreditsService:
     def webhook_secret(self, tenant: str, account_id: str, sealed: str) -> bytes:
         """Open a stored webhook signing secret."""
         return self.keyring.decrypt(sealed, context=_secret_context(tenant, account_id))
+
+
+TRANSFER_GRANT = "transfer"  # the grant type of credits received by a transfer
+
+
+def transfer_body(
+    transfer_id: str,
+    amount: int,
+    source: tuple[str, Mapping[str, Any]],
+    target: tuple[str, Mapping[str, Any]],
+) -> bytes:
+    """200 body of a transfer: both accounts' new balance and available."""
+    sides = {
+        side: {"account_id": account, "balance": r["balance"], "available": r["available"]}
+        for side, (account, r) in (("from", source), ("to", target))
+    }
+    return orjson.dumps({"transfer_id": transfer_id, "amount": amount, **sides})
 
 
 def _secret_context(tenant: str, account_id: str) -> str:

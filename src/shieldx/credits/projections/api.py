@@ -14,7 +14,7 @@ from shieldx.credits.ledger.ids import now_us
 from shieldx.credits.ledger.schemas import ACCOUNT_PATTERN
 from shieldx.credits.ledger.service import CreditsService
 from shieldx.credits.projections import queries
-from shieldx.credits.projections.reports import BUCKET_US, report_csv, usage_report
+from shieldx.credits.projections.reports import BUCKET_US, merge_reports, report_csv, usage_report
 from shieldx.credits.projections.schemas import AlertPage, BalanceResult, HistoryPage, Report
 from shieldx.platform import parsing
 from shieldx.platform.app import Caller, provided
@@ -39,7 +39,8 @@ AsOf = Annotated[
 ]
 Cursor = Annotated[
     str | None,
-    Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="From next_cursor."),
+    # Long enough for a cursor over many shards (one position per shard).
+    Query(max_length=4096, pattern=r"^[A-Za-z0-9_-]+$", description="From next_cursor."),
 ]
 AccountQuery = Annotated[str | None, Query(pattern=ACCOUNT_PATTERN, description="The account.")]
 
@@ -80,6 +81,7 @@ async def balance(
     """Balance now (read model) or as of a position or time (from events)."""
     scope = caller.tenant_for(tenant)
     position, at_us = parse_as_of(as_of)
+    service = service.shard_for(scope, account_id)
     if position is None and at_us is None:
         row = await anyio.to_thread.run_sync(queries.balance, service.ctx.db, scope, account_id)
     else:
@@ -126,27 +128,84 @@ async def history(
     """Money events, newest first, with a keyset cursor."""
     scope = caller.tenant_for(tenant)
     position, at_us = parse_as_of(as_of)
-    try:
-        after = queries.decode_cursor(cursor) if cursor else None
-    except ValueError:
+    shards = service.shard_services()
+    if account_id is not None or len(shards) == 1:
+        try:
+            after = queries.decode_cursor(cursor) if cursor else None
+        except ValueError:
+            raise _bad_cursor() from None
+        shard = service.shard_for(scope, account_id) if account_id is not None else service
+        await _caught_up(shard)
+        return await anyio.to_thread.run_sync(
+            lambda: _history(shard, scope, account_id, limit, after, type, position, at_us)
+        )
+    return await _merged_history(service, scope, limit, cursor, type, position, at_us)
+
+
+def _bad_cursor() -> Problem:
+    return Problem(
+        422, "cursor is not one this API issued: pass next_cursor as given", type="invalid-cursor"
+    )
+
+
+def _history(
+    service: CreditsService,
+    scope: str,
+    account_id: str | None,
+    limit: int,
+    cursor: int | None,
+    types: str | None,
+    position: int | None,
+    at_us: int | None,
+) -> dict[str, object]:
+    return queries.history_page(
+        service.store,
+        scope,
+        account_id=account_id,
+        limit=min(limit, service.settings.max_page_size),
+        cursor=cursor,
+        types=types.split(",") if types else None,
+        as_of=position,
+        as_of_us=at_us,
+    )
+
+
+async def _merged_history(
+    service: CreditsService,
+    scope: str,
+    limit: int,
+    cursor: str | None,
+    types: str | None,
+    position: int | None,
+    at_us: int | None,
+) -> dict[str, object]:
+    """A tenant's history over every shard, newest first (each shard's page, merged)."""
+    shards = service.shard_services()
+    if position is not None:
         raise Problem(
             422,
-            "cursor is not one this API issued: pass next_cursor as given",
-            type="invalid-cursor",
-        ) from None
-    await _caught_up(service)
-    return await anyio.to_thread.run_sync(
-        lambda: queries.history_page(
-            service.store,
-            scope,
-            account_id=account_id,
-            limit=min(limit, service.settings.max_page_size),
-            cursor=after,
-            types=type.split(",") if type else None,
-            as_of=position,
-            as_of_us=at_us,
+            "as_of as a position names a place in one shard's event store: with several "
+            "shards, pass an RFC 3339 time for the whole tenant, or an account_id",
+            type="validation-error",
+            parameter="as_of",
         )
-    )
+    try:
+        cursors = (
+            queries.decode_merged_cursor(cursor, list(shards)) if cursor else dict.fromkeys(shards)
+        )
+    except ValueError:
+        raise _bad_cursor() from None
+    pages: dict[str, dict[str, object]] = {}
+    for name, shard in shards.items():
+        at = cursors[name]
+        if at == queries.EXHAUSTED:
+            pages[name] = {"items": [], "next_cursor": None}
+            continue
+        await _caught_up(shard)
+        pages[name] = await anyio.to_thread.run_sync(
+            lambda s=shard, c=at: _history(s, scope, None, limit, c, types, None, at_us)  # type: ignore[misc]
+        )
+    return queries.merge_history(pages, cursors, min(limit, service.settings.max_page_size))
 
 
 @router.get("/alerts", response_model=AlertPage, summary="Low-balance alerts")
@@ -160,15 +219,21 @@ async def alerts(
 ) -> dict[str, object]:
     """Low-balance alerts, newest first."""
     scope = caller.tenant_for(tenant)
-    return await anyio.to_thread.run_sync(
-        lambda: queries.alert_page(
-            service.ctx.db,
-            scope,
-            account_id=account_id,
-            limit=min(limit, service.settings.max_page_size),
-            cursor=cursor,
-        )
+    shards = (
+        [service.shard_for(scope, account_id)]
+        if account_id is not None
+        else list(service.shard_services().values())
     )
+    size = min(limit, service.settings.max_page_size)
+    pages = [
+        await anyio.to_thread.run_sync(
+            lambda s=shard: queries.alert_page(  # type: ignore[misc]
+                s.ctx.db, scope, account_id=account_id, limit=size, cursor=cursor
+            )
+        )
+        for shard in shards
+    ]
+    return pages[0] if len(pages) == 1 else queries.merge_alerts(pages, size)
 
 
 @router.get(
@@ -204,17 +269,27 @@ async def report(
         raise Problem(422, "'to' must be after 'from'", type="validation-error")
     if (end - start) // BUCKET_US[granularity] > 10_000:
         raise Problem(422, "at most 10000 buckets per report", type="validation-error")
-    await _caught_up(service)
-    result = await anyio.to_thread.run_sync(
-        lambda: usage_report(
-            service.ctx.db,
-            scope,
-            account_id=account_id,
-            start_us=start,
-            end_us=end,
-            granularity=granularity,
-        )
+    shards = (
+        [service.shard_for(scope, account_id)]
+        if account_id is not None
+        else list(service.shard_services().values())
     )
+    reports = []
+    for shard in shards:
+        await _caught_up(shard)
+        reports.append(
+            await anyio.to_thread.run_sync(
+                lambda s=shard: usage_report(  # type: ignore[misc]
+                    s.ctx.db,
+                    scope,
+                    account_id=account_id,
+                    start_us=start,
+                    end_us=end,
+                    granularity=granularity,
+                )
+            )
+        )
+    result = reports[0] if len(reports) == 1 else merge_reports(reports)
     if format == "csv":
         return PlainTextResponse(report_csv(result), media_type="text/csv")
     return result

@@ -7,6 +7,8 @@ one account's events after its latest snapshot.
 from __future__ import annotations
 
 import base64
+import heapq
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -280,3 +282,66 @@ def alert_page(
     ]
     more = len(rows) > limit
     return {"items": items, "next_cursor": items[-1]["alert_id"] if more else None}
+
+
+# ------------------------------------------------------------------ several shards
+#: In a merged cursor, a shard whose entries were all shown.
+EXHAUSTED = -1
+
+
+def encode_merged_cursor(positions: dict[str, int | None]) -> str:
+    """A cursor over several shards: each shard's keyset position in map order ("n": from
+    its newest, "x": all shown), e.g. "m12_n_x_7"."""
+    marks = {None: "n", EXHAUSTED: "x"}
+    return "m" + "_".join(marks.get(v) or str(v) for v in positions.values())
+
+
+def decode_merged_cursor(cursor: str, shards: list[str]) -> dict[str, int | None]:
+    """The per-shard positions of a merged cursor; ValueError if it is not one of ours."""
+    parts = cursor[1:].split("_") if cursor.startswith("m") else []
+    if len(parts) != len(shards):
+        raise ValueError("malformed cursor")
+    out: dict[str, int | None] = {}
+    for name, part in zip(shards, parts, strict=True):
+        out[name] = None if part == "n" else EXHAUSTED if part == "x" else parse_position(part)
+    return out
+
+
+def merge_history(
+    pages: dict[str, dict[str, Any]], cursors: dict[str, int | None], limit: int
+) -> dict[str, Any]:
+    """One page, newest first, from each shard's page (each read after its own cursor).
+
+    Every shard's entries keep their own order (so each shard's keyset stays exact); across
+    shards the newest comes first. The next cursor holds each shard's last shown position.
+    """
+    streams = [
+        [(datetime.fromisoformat(item["at"]), name, item) for item in page["items"]]
+        for name, page in pages.items()
+    ]
+    merged = heapq.merge(*streams, key=lambda entry: entry[0], reverse=True)
+    shown = [entry for _, entry in zip(range(limit), merged, strict=False)]
+    after = dict(cursors)
+    for _, name, item in shown:
+        after[name] = item["position"]
+    for name, page in pages.items():
+        taken = sum(1 for _, n, _ in shown if n == name)
+        if taken == len(page["items"]) and page["next_cursor"] is None:
+            after[name] = EXHAUSTED
+    more = any(value != EXHAUSTED for value in after.values())
+    return {
+        "items": [item for _, _, item in shown],
+        "next_cursor": encode_merged_cursor(after) if more else None,
+    }
+
+
+def merge_alerts(pages: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """One page of alerts, newest first, from every shard (alert ids are time-ordered)."""
+    items = sorted(
+        (item for page in pages for item in page["items"]),
+        key=lambda item: str(item["alert_id"]),
+        reverse=True,
+    )
+    more = len(items) > limit or any(page["next_cursor"] for page in pages)
+    shown = items[:limit]
+    return {"items": shown, "next_cursor": shown[-1]["alert_id"] if more and shown else None}

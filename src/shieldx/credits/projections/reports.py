@@ -84,3 +84,28 @@ def report_csv(report: dict[str, Any]) -> str:
             [bucket["start"], *(bucket[k] for k in KINDS), *(by.get(r, 0) for r in reasons)]
         )
     return out.getvalue()
+
+
+def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sum of the same report taken on every shard (same tenant, range and buckets)."""
+    first = reports[0]
+    buckets: dict[str, dict[str, Any]] = {}
+    total = _empty()
+    for report in reports:
+        for bucket in report["buckets"]:
+            into = buckets.setdefault(bucket["start"], _empty())
+            _merge(into, bucket)
+        _merge(total, report["total"])
+    return {
+        **first,
+        "buckets": [{"start": k, **buckets[k]} for k in sorted(buckets)],
+        "total": total,
+    }
+
+
+def _merge(into: dict[str, Any], figures: dict[str, Any]) -> None:
+    for kind in KINDS:
+        into[kind] += figures[kind]
+    for field in ("consumed_by_reason", "purchased_by_type"):
+        for reason, amount in figures[field].items():
+            into[field][reason] = into[field].get(reason, 0) + amount

@@ -1,0 +1,1 @@
+"""Ledger sharding: ring, shard map, sharded front, cross-shard transfers."""
