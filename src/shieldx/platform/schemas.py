@@ -116,6 +116,8 @@ class MfaStatus(BaseModel):
     key_id: str
     factor: str
     required: bool
+
+
 class WhoAmI(BaseModel):
     """GET /whoami: the service answering and the caller's key."""
 
