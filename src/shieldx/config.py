@@ -45,11 +45,6 @@ NON_SETTING_ENV = frozenset({"SHIELDX_CONFIG", "SHIELDX_BOOTSTRAP_ADMIN_KEY", "S
 NO_EFFECT_YET: dict[str, str] = {
     "sharding": "the ledger is not sharded yet",
     "chaos.experiment_interval": "scheduled experiments are not built yet",
-    "disaster_recovery.rto": "the DR engine that reports against it is not built yet",
-    "disaster_recovery.rpo": "the DR engine that reports against it is not built yet",
-    "disaster_recovery.replication_mode": "the DR engine that applies it is not built yet",
-    "disaster_recovery.failover_threshold": "the region health loop is not built yet",
-    "disaster_recovery.auto_failover": "the region health loop is not built yet",
     "compliance.monitoring_interval": "scheduled assessments are not built yet",
     "compliance.auto_remediation": "automatic remediation is not built yet",
     "event_sourcing.retention_days": "nothing reads it yet",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 
-from shieldx.credits.store.postgres import conninfo
+from shieldx.platform.conninfo import libpq_conninfo as conninfo
 
 
 def test_multi_host_url_becomes_host_and_port_lists() -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from shieldx.platform.cli_options import JsonOpt, fail, out
+from shieldx.platform.cli_options import ConfigOpt, JsonOpt, fail, out, settings_from
 
 dr_app = typer.Typer(help="High availability and disaster recovery.", no_args_is_help=True)
 lab_app = typer.Typer(
@@ -26,6 +26,92 @@ DEFAULT_LAB = Path(tempfile.gettempdir()) / "shieldx-dr-lab"
 DirOpt = Annotated[
     Path, typer.Option("--dir", help="The lab's directory.", file_okay=False)
 ]  # fmt: skip
+
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", help="Base URL of the credits service [default: from config].",
+                 show_default=False),
+]  # fmt: skip
+KeyOpt = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="SHIELDX_API_KEY", help="An admin API key.",
+                 show_default=False),
+]  # fmt: skip
+
+
+def _call(
+    method: str, path: str, config: Path | None, url: str | None, api_key: str | None,
+    body: dict[str, Any] | None = None,
+) -> Any:  # fmt: skip
+    """METHOD PATH on the running credits service (which serves /dr); exit 1 on a problem."""
+    import httpx
+
+    if not api_key:
+        fail("an admin API key is needed: pass --api-key or set SHIELDX_API_KEY", code=2)
+    if url is None:
+        settings = settings_from(config)
+        url = f"http://{settings.server.host}:{settings.credits.port}"
+    headers = {"Authorization": f"Bearer {api_key}"}
+    try:
+        answer = httpx.request(
+            method, url.rstrip("/") + path, json=body, headers=headers, timeout=300
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the credits service at {url}: {exc}")
+    if answer.status_code >= 400:
+        try:
+            detail = answer.json().get("detail", answer.text)
+        except ValueError:
+            detail = answer.text
+        fail(f"{answer.status_code}: {detail}")
+    return answer.json()
+
+
+def _print_move(doc: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        print(json.dumps(doc))
+        return
+    out.print(f"{doc['kind']} {doc['from_region']} -> {doc['to_region']}: {doc['status']}")
+    for step in doc["steps"]:
+        out.print(f"  {step['name']:<11} +{step['duration_s']:.3f}s  {step['detail']}")
+
+
+@dr_app.command("status")
+def status(
+    config: ConfigOpt = None, url: UrlOpt = None, api_key: KeyOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Regions, their health scores and lag, the replication mode and recent failovers."""
+    doc = _call("GET", "/dr/status", config, url, api_key)
+    if json_out:
+        print(json.dumps(doc))
+        return
+    out.print(f"primary {doc['primary']}, mode {doc['replication_mode']}")
+    for region in doc["regions"]:
+        out.print(
+            f"  {region['name']:<16} {region['role']:<8} {region['status']:<9} "
+            f"score {region['health_score']:.2f}  lag {region['lag_bytes']} B"
+        )
+
+
+@dr_app.command("failover")
+def failover(
+    to: Annotated[str | None, typer.Option("--to", help="The region to promote.")] = None,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Move the primary role to REGION (default: the best healthy standby), in six steps."""
+    _print_move(_call("POST", "/dr/failover", config, url, api_key, {"to": to}), json_out)
+
+
+@dr_app.command("failback")
+def failback(
+    config: ConfigOpt = None, url: UrlOpt = None, api_key: KeyOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Return the primary role to the region with the lowest priority number."""
+    _print_move(_call("POST", "/dr/failback", config, url, api_key), json_out)
 
 
 @lab_app.command("up")

@@ -10,11 +10,10 @@ from shieldx.credits.store import sql as statements
 from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.commits import CommitStore
 from shieldx.credits.store.records import StoreUnavailable
+from shieldx.platform.conninfo import libpq_conninfo
 from shieldx.platform.dcs import DcsUnavailable, PatroniDcs
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
-
     from shieldx.platform.db import Database
 
 
@@ -48,32 +47,13 @@ class PostgresEventStore(EventStore):
         own; every host of a multi-host URL), and the write fence when one is configured."""
         config: dict[str, Any] = {
             "backend": "postgresql",
-            "target": conninfo(self.db.engine.url),
+            "target": libpq_conninfo(self.db.engine.url),
             "synchronous": "",
             "busy_timeout_ms": 0,
         }
         if self.db.fence is not None:
             config["fence"] = {"etcd": self.db.fence.etcd_url, "scope": self.db.fence.scope}
         return config
-
-
-def conninfo(url: URL) -> str:
-    """URL as a libpq connection string: `?host=a:1&host=b:2` becomes host=a,b port=1,2."""
-    from psycopg.conninfo import make_conninfo
-
-    params: dict[str, Any] = {}
-    query = dict(url.query)
-    hosts = query.pop("host", None)
-    if hosts:
-        pairs = [h.rpartition(":") for h in ((hosts,) if isinstance(hosts, str) else hosts)]
-        params["host"] = ",".join(h if sep else port for h, sep, port in pairs)
-        params["port"] = ",".join(port if sep else "5432" for _, sep, port in pairs)
-    else:
-        params["host"], params["port"] = url.host, url.port
-    params.update(dbname=url.database, user=url.username, password=url.password)
-    for key, value in query.items():
-        params[key] = value if isinstance(value, str) else value[-1]
-    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
 
 
 class PostgresCommitStore(CommitStore):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from shieldx.dr.failover.domain import patroni_dynamic_config
+
 Mode = Literal["sync", "semi_sync", "async"]
 MODES: tuple[Mode, ...] = ("sync", "semi_sync", "async")
 SCOPE = "shieldx-dr"
@@ -45,18 +47,8 @@ class LabRegion:
 
 
 def replication_dcs(mode: Mode) -> dict[str, Any]:
-    """What each replication mode means in Patroni's dynamic configuration.
-
-    sync: synchronous_mode with synchronous_commit=on - a commit returns once the standby
-    flushed it to disk (RPO 0). semi_sync: synchronous_mode with synchronous_commit=
-    remote_write - once the standby's OS has it (lost only if both nodes crash). async: no
-    synchronous standby - a commit returns after the local flush; the standby lags.
-    """
-    commit = {"sync": "on", "semi_sync": "remote_write", "async": "local"}[mode]
-    return {
-        "synchronous_mode": mode != "async",
-        "postgresql": {"parameters": {"synchronous_commit": commit}},
-    }
+    """Patroni's dynamic configuration for MODE (see failover.domain.patroni_dynamic_config)."""
+    return patroni_dynamic_config(mode)
 
 
 def patroni_config(

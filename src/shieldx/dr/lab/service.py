@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from shieldx.dr.lab.domain import (
     patroni_config,
     replication_dcs,
 )
+from shieldx.dr.patroni import http_json
 
 STATE = "lab.json"
 # The lab's processes outlive the Popen objects that started them (`lab up` returns while
@@ -47,17 +47,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def http_json(url: str, *, method: str = "GET", body: Any = None, timeout: float = 2.0) -> Any:
-    """GET or POST URL (a loopback Patroni or etcd endpoint) and decode its JSON answer."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - loopback http URLs built by ShieldX
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
-        text = answer.read()
-    return json.loads(text) if text.strip() else None
 
 
 def wait_for(what: str, check: Any, *, timeout: float, log: Path | None = None) -> Any:
@@ -237,7 +226,7 @@ class Lab:
         os.kill(pid, signal.SIGKILL)
         return pid
 
-    def wait_healthy(self, *, timeout: float = 90.0) -> None:
+    def wait_healthy(self, *, timeout: float = 150.0) -> None:
         """Wait until the leader runs and every other region streams from it."""
         wait_for(
             "the lab cluster",
