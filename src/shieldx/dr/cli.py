@@ -77,6 +77,23 @@ def _print_move(doc: dict[str, Any], json_out: bool) -> None:
         out.print(f"  {step['name']:<11} +{step['duration_s']:.3f}s  {step['detail']}")
 
 
+@dr_app.command("bench")
+def bench(
+    seconds: Annotated[float, typer.Option(help="Load per mode, in seconds.", min=1)] = 8.0,
+    directory: DirOpt = DEFAULT_LAB,
+) -> None:
+    """Credits write throughput per replication mode against a single node (JSON, the lab)."""
+    from shieldx.dr.drills.service import DrillError, bench_modes
+    from shieldx.dr.lab.service import Lab, LabError
+
+    if not (directory / "lab.json").exists():
+        fail(f"no lab in {directory}: start one with `shieldx dr lab up`")
+    try:
+        print(json.dumps(bench_modes(Lab.load(directory), seconds=seconds)))
+    except (DrillError, LabError) as exc:
+        fail(str(exc))
+
+
 @dr_app.command("status")
 def status(
     config: ConfigOpt = None, url: UrlOpt = None, api_key: KeyOpt = None, json_out: JsonOpt = False
@@ -156,19 +173,28 @@ def drill(
     kill: Annotated[
         str, typer.Option("--kill", help="postmaster (SIGKILL PostgreSQL) or region (all).")
     ] = "postmaster",
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="Switch the lab to sync, semi_sync or async first.")
+    ] = None,
     directory: DirOpt = DEFAULT_LAB,
     json_out: JsonOpt = False,
 ) -> None:
     """Kill the lab's primary under a credits load; print RTO, RPO and each step."""
     from shieldx.dr.drills.service import DrillError, run_drill
+    from shieldx.dr.lab.domain import MODES
     from shieldx.dr.lab.service import Lab, LabError
 
     if kill not in ("postmaster", "region"):
         fail(f"--kill must be postmaster or region (got {kill!r})", code=2)
     if not (directory / "lab.json").exists():
         fail(f"no lab in {directory}: start one with `shieldx dr lab up`")
+    if mode is not None and mode not in MODES:
+        fail(f"--mode must be one of {', '.join(MODES)} (got {mode!r})", code=2)
     try:
-        report = run_drill(Lab.load(directory), kill=kill)  # type: ignore[arg-type]
+        lab = Lab.load(directory)
+        if mode is not None:
+            lab.set_mode(mode)
+        report = run_drill(lab, kill=kill)  # type: ignore[arg-type]
     except (DrillError, LabError) as exc:
         fail(str(exc))
     doc = report.as_dict()

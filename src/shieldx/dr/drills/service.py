@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -45,6 +45,9 @@ class LoadLog:
     first_error: float | None = None
     refused: int = 0
     fatal: str | None = None
+    # When the attempt that was acknowledged was sent: RTO counts only attempts sent after
+    # the kill (one sent before may have committed on the old primary just before it died).
+    attempted: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -61,6 +64,7 @@ def _load(
             with log.lock:
                 log.sent.add(idem)
             while not stop.is_set():
+                attempt = time.monotonic()
                 try:
                     answer = client.post(
                         "/credits/purchase",
@@ -78,6 +82,7 @@ def _load(
                 if ok:
                     with log.lock:
                         log.acked[idem] = time.monotonic()
+                        log.attempted[idem] = attempt
                     break
                 with log.lock:
                     log.refused += 1
@@ -205,7 +210,7 @@ def run_drill(
                         promoted_at = time.monotonic()
                 if routed_at is None:
                     with log.lock:
-                        after = [t for t in log.acked.values() if t > kill_at]
+                        after = [t for k, t in log.acked.items() if log.attempted[k] > kill_at]
                     if after:
                         routed_at = min(after)
                 time.sleep(0.05)
@@ -256,3 +261,71 @@ def run_drill(
         throughput_ops_s=len(log.acked) / elapsed if elapsed else 0.0,
         extra={"acknowledged_before_kill": before, "missing_keys": result.missing[:20]},
     )
+
+
+def _window(url: str, admin: str, seconds: float, threads: int) -> float:
+    """Acknowledged purchases per second over SECONDS of load (no kill)."""
+    log = LoadLog()
+    stop = threading.Event()
+    run = secrets.token_hex(4)
+    workers = [
+        threading.Thread(
+            target=_load, args=(url, admin, f"bench-{run}", f"{run}-{i}", log, stop), daemon=True
+        )
+        for i in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    wait_for("the first acknowledged write", lambda: log.acked or log.fatal, timeout=30)
+    with log.lock:
+        before = len(log.acked)
+    started = time.monotonic()
+    time.sleep(seconds)  # the measured interval
+    with log.lock:
+        done = len(log.acked) - before
+    elapsed = time.monotonic() - started
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=30)
+    if log.fatal:
+        raise DrillError(f"the credits service refused the benchmark's load: {log.fatal}")
+    return done / elapsed
+
+
+def bench_modes(lab: Lab, *, seconds: float = 8.0, threads: int = 4) -> dict[str, Any]:
+    """Credits write throughput in each replication mode against a single node (same run,
+    same server settings: the lab's leader with the standby region stopped)."""
+    lab.wait_healthy()
+    leader = _wait_leader(lab, timeout=30)
+    standby = next(r.name for r in lab.regions if r.name != leader)
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="shieldx-drbench-") as tmp:
+        data_dir = Path(tmp)
+        admin = _admin_key(lab, data_dir)
+        with spawn_server(
+            ["serve", "credits", "--port", "0"],
+            data_dir=data_dir,
+            admin_key=admin,
+            env=_server_env(lab),
+        ) as server:
+            url = server.urls["credits"]
+            lab.set_mode("async")
+            lab.wait_healthy()
+            lab.kill_region(standby)  # a single node: no WAL shipped, nothing waited for
+            results["single_node"] = _window(url, admin, seconds, threads)
+            lab.start_patroni(standby)
+            lab.wait_healthy()
+            for mode in ("async", "semi_sync", "sync"):
+                lab.set_mode(mode)
+                lab.wait_healthy()
+                results[mode] = _window(url, admin, seconds, threads)
+    reference = results["single_node"]
+    return {
+        "seconds_per_mode": seconds,
+        "threads": threads,
+        "reference": "single node (the same server, standby region stopped)",
+        "ops_per_s": {k: round(v, 1) for k, v in results.items()},
+        "ratio_to_single_node": {
+            k: round(v / reference, 3) for k, v in results.items() if k != "single_node"
+        },
+    }
