@@ -11,6 +11,7 @@ keys with no event, and a key with two events would break exactly-once.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -208,9 +209,11 @@ def run_drill(
                         leader = None
                     if leader is not None and leader != old:
                         promoted_at = time.monotonic()
-                if routed_at is None:
+                if routed_at is None and promoted_at is not None:
+                    # On the new primary: an attempt sent once the new leader was seen. (The
+                    # killed postmaster's orphaned backends may still commit for a moment.)
                     with log.lock:
-                        after = [t for k, t in log.acked.items() if log.attempted[k] > kill_at]
+                        after = [t for k, t in log.acked.items() if log.attempted[k] > promoted_at]
                     if after:
                         routed_at = min(after)
                 time.sleep(0.05)
@@ -231,6 +234,8 @@ def run_drill(
         verified = _verify(lab, data_dir)
         confirmed_at = time.monotonic()
     result = reconcile(set(log.acked), counts, log.sent)
+    acks = sorted(t for t in log.acked.values() if t >= kill_at - 1)
+    gap = max((b - a for a, b in itertools.pairwise(acks)), default=0.0)
     new = lab.leader()
 
     def rel(t: float | None) -> float | None:
@@ -259,7 +264,11 @@ def run_drill(
         new_primary=new,
         refused_ops=log.refused,
         throughput_ops_s=len(log.acked) / elapsed if elapsed else 0.0,
-        extra={"acknowledged_before_kill": before, "missing_keys": result.missing[:20]},
+        extra={
+            "acknowledged_before_kill": before,
+            "longest_write_gap_s": round(gap, 3),
+            "missing_keys": result.missing[:20],
+        },
     )
 
 
