@@ -57,11 +57,12 @@ def test_failover_and_failback_record_six_steps(
 ) -> None:
     running, admin, auditor = server
     url = running.urls["credits"]
-    home = lab.leader()
-    other = next(r.name for r in lab.regions if r.name != home)
+    home, other = "region-a", "region-b"  # by priority: failback returns to region-a
     with httpx.Client(base_url=url, timeout=120) as http:
         as_admin = {"Authorization": f"Bearer {admin}"}
         as_auditor = {"Authorization": f"Bearer {auditor}"}
+        if lab.leader() != home:  # an earlier test's failover left region-b leading
+            http.post("/dr/failback", headers=as_admin).raise_for_status()
         http.post("/dr/check", headers=as_admin).raise_for_status()
         status = http.get("/dr/status", headers=as_auditor).json()
         assert status["primary"] == home and status["replication_mode"] == "sync"
@@ -98,7 +99,7 @@ def test_failover_and_failback_record_six_steps(
         assert back.json()["to_region"] == home == lab.leader()
 
         history = http.get("/dr/status", headers=as_admin).json()["history"]
-        assert [h["kind"] for h in history[:2]] == ["failback", "failover"]
+        assert [h["kind"] for h in history[:2]] == ["failback", "failover"], history
         assert all(h["status"] == "completed" for h in history[:2])
         cli = subprocess.run(
             [sys.executable, "-m", "shieldx", "dr", "status", "--json", "--url", url],

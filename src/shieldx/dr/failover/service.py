@@ -114,8 +114,8 @@ class DisasterRecovery:
     def _probe(self, conn: psycopg.Connection[Any], name: str) -> Probe:
         row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
         if row is None or not row[0]:
-            with conn.transaction():  # the write probe: a commit record, replicated as set
-                conn.execute("SELECT txid_current()")
+            with conn.transaction():  # the write probe: a real row, replicated as set
+                conn.execute("UPDATE cloud_regions SET updated_at = now() WHERE name = %s", (name,))
             return Probe(connected=True, writable=True, lag_bytes=0, lag_seconds=0.0)
         lag = conn.execute(
             "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()),"
@@ -196,11 +196,14 @@ class DisasterRecovery:
                 self.metrics.lag_seconds.labels(name).set(probe.lag_seconds)
             if not is_primary and probe.lag_bytes is not None:
                 self.metrics.lag_bytes.labels(name).set(probe.lag_bytes)
-            self.store.record_check(
-                name, probe, score=value, role=view.role, status=status,
-                failures=view.failures, mode=self.settings.replication_mode,
-                epoch=epoch if is_primary else None,
-            )  # fmt: skip
+            try:
+                self.store.record_check(
+                    name, probe, score=value, role=view.role, status=status,
+                    failures=view.failures, mode=self.settings.replication_mode,
+                    epoch=epoch if is_primary else None,
+                )  # fmt: skip
+            except SQLAlchemyError as exc:  # the database cannot take writes: that is news
+                log.error("dr.check_not_recorded", region=name, error=str(exc)[:300])
             scores[name] = value
         return scores
 
@@ -262,9 +265,19 @@ class DisasterRecovery:
         if target_region.patroni is None:
             raise FailoverRefused(f"region {target} has no patroni URL to promote it through")
         failover_id = uuid.uuid4().hex
-        self.store.start_failover(failover_id, kind=kind, source=source, target=target,
-                                  reason=reason)  # fmt: skip
+        with contextlib.suppress(SQLAlchemyError):  # the old primary may refuse: saved later
+            self.store.start_failover(failover_id, kind=kind, source=source, target=target,
+                                      reason=reason)  # fmt: skip
         steps: list[dict[str, Any]] = []
+
+        def finish(status: str) -> None:
+            self._retry(
+                lambda: self.store.finish_failover(
+                    failover_id, kind=kind, source=source, target=target, reason=reason,
+                    steps=steps, status=status,
+                )
+            )  # fmt: skip
+
         started = time.monotonic()
         last = started
 
@@ -280,7 +293,8 @@ class DisasterRecovery:
         try:
             source_view = self.regions.get(source)
             step("detect", f"{reason}; {source} score {source_view.score if source_view else '?'}")
-            self._retry(lambda: self.store.mark(source, status="fenced", role="standby"))
+            with contextlib.suppress(SQLAlchemyError):  # marked again at confirm
+                self.store.mark(source, status="fenced", role="standby")
             step("fence", f"{source} fenced: credits writes are acknowledged only on the "
                           "leader-key holder; it stays fenced until it streams again")  # fmt: skip
             self._promote(source, target_region)
@@ -294,14 +308,15 @@ class DisasterRecovery:
             self._retry(
                 lambda: self.store.mark(target, role="primary", status="healthy", epoch=epoch)
             )
+            self._retry(lambda: self.store.mark(source, status="fenced", role="standby"))
             self.primary = target
             step("confirm", f"{target} is the primary region (epoch {epoch})")
         except Exception as exc:
-            self._retry(lambda: self.store.save_steps(failover_id, steps, status="failed"))
+            finish("failed")
             self.metrics.failovers.labels(kind, "failed").inc()
             log.error("dr.failover_failed", id=failover_id, error=repr(exc))
             raise FailoverRefused(f"{kind} to {target} failed: {exc}", status=503) from exc
-        self._retry(lambda: self.store.save_steps(failover_id, steps, status="completed"))
+        finish("completed")
         self.metrics.failovers.labels(kind, "completed").inc()
         for view in self.regions.values():
             view.failures = 0
@@ -320,8 +335,9 @@ class DisasterRecovery:
             and source_view.probe is not None
             and (source_view.probe.connected)
         )
-        if healthy:  # a planned move: wait until Patroni would accept TARGET as candidate
-            self._wait(f"{target.name} to be a candidate", lambda: self._eligible(target), 60)
+        # Patroni refuses a candidate that is not a running (in a synchronous mode: the
+        # synchronous) standby: wait for it, as after a rejoin.
+        self._wait(f"{target.name} to be a candidate", lambda: self._eligible(target), 60)
         path, body = ("/switchover", {"leader": source, "candidate": target.name})
         if not healthy:
             path, body = ("/failover", {"candidate": target.name})

@@ -120,6 +120,27 @@ class DrStore:
                 .values(**values)
             )
 
+    def finish_failover(
+        self, failover_id: str, *, kind: str, source: str, target: str | None, reason: str,
+        steps: list[dict[str, Any]], status: str,
+    ) -> None:  # fmt: skip
+        """Record the outcome, inserting the row if it could not be written at the start
+        (the old primary may have refused every write)."""
+        with self.db.write() as conn:
+            known = conn.execute(
+                sa.select(tables.failover_history.c.id).where(
+                    tables.failover_history.c.id == failover_id
+                )
+            ).first()
+            if known is None:
+                conn.execute(
+                    tables.failover_history.insert().values(
+                        id=failover_id, kind=kind, from_region=source, to_region=target,
+                        reason=reason, status="running", steps="[]", started_at=_now(),
+                    )
+                )  # fmt: skip
+        self.save_steps(failover_id, steps, status=status, target=target)
+
     def history(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest failovers and failbacks, newest first."""
         with self.db.read() as conn:
