@@ -26,6 +26,7 @@ from shieldx.config import (
     reference_markdown,
 )
 from shieldx.credits import cli as credits_cli
+from shieldx.dr import cli as dr_cli
 from shieldx.locator import cli as locator_cli
 from shieldx.platform.cli_options import (
     ConfigOpt,
@@ -58,6 +59,7 @@ SERVICE_CLIS: dict[str, ModuleType] = {
     # Engines served on the credits port, with commands of their own.
     "chaos": chaos_cli,
     "compliance": compliance_cli,
+    "dr": dr_cli,
 }
 LOG_FILE_NAME = "shieldx.log"
 

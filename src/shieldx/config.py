@@ -26,10 +26,10 @@ from shieldx.chaos.settings import ChaosSettings
 from shieldx.compliance.settings import ComplianceSettings
 from shieldx.credits.settings import (
     CreditsSettings,
-    DisasterRecoverySettings,
     EventSourcingSettings,
     ShardingSettings,
 )
+from shieldx.dr.settings import DisasterRecoverySettings
 from shieldx.locator.settings import LocatorSettings
 from shieldx.platform.cluster import ClusterSettings
 from shieldx.platform.settings_types import Duration, Section
@@ -59,7 +59,6 @@ NO_EFFECT_YET: dict[str, str] = {
     "sharding.replication_factor": "read replicas are not built yet",
     "sharding.consistency_level": "read replicas are not built yet",
     "sharding.rebalance_enabled": "online rebalancing is not built yet",
-    "disaster_recovery": "replication and failover are not built yet",
     "compliance.auto_remediation": "automatic remediation is not built yet",
     "event_sourcing.retention_days": "nothing reads it yet",
     "event_sourcing.event_bus_size": "nothing reads it yet",

@@ -51,7 +51,11 @@ SERVICES: dict[str, ServiceInfo] = {
             "credits",
             "shieldx.credits.component",
             "event-sourced credit ledger",
-            engines=("shieldx.chaos.component", "shieldx.compliance.component"),
+            engines=(
+                "shieldx.chaos.component",
+                "shieldx.compliance.component",
+                "shieldx.dr.component",
+            ),
         ),
         ServiceInfo(
             "shadow", "shieldx.shadow.component", "shadow rules, A/B tests, rollouts, flags"

@@ -101,13 +101,3 @@ class ShardingSettings(Section):
             return [s.name for s in self.shards]
         return [f"shard-{i}" for i in range(self.num_shards)]
 
-
-class DisasterRecoverySettings(Section):
-    """Replication and failover targets (seed: disaster_recovery)."""
-
-    rto: Duration = timedelta(minutes=5)
-    rpo: Duration = timedelta(minutes=1)
-    replication_mode: Literal["sync", "async", "semi_sync"] = "async"
-    auto_failover: bool = True
-    health_check_interval: Duration = timedelta(seconds=30)
-    failover_threshold: int = Field(3, ge=1, le=100)

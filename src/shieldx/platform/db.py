@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from shieldx.config import Settings
+from shieldx.platform.dcs import DcsUnavailable, PatroniDcs
 
 Backend = Literal["sqlite", "postgresql"]
 
@@ -23,6 +24,9 @@ class Database:
 
     engine: Engine
     backend: Backend
+    # Patroni's leader key, when disaster_recovery.etcd is set: new connections go to the
+    # leader and the credits commit process fences its writes with it (platform/dcs.py).
+    fence: PatroniDcs | None = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -64,8 +68,29 @@ def create_database(settings: Settings, *, url: str | None = None) -> Database:
             pool_pre_ping=True,
             echo=settings.database.echo,
         )
-        return Database(engine=engine, backend="postgresql")
+        dr = settings.disaster_recovery
+        fence = PatroniDcs(dr.etcd, dr.scope) if dr.etcd else None
+        if fence is not None:
+            _route_to_leader(engine, fence)
+        return Database(engine=engine, backend="postgresql", fence=fence)
     raise ValueError(f"unsupported database backend {target.get_backend_name()!r}")
+
+
+def _route_to_leader(engine: Engine, fence: PatroniDcs) -> None:
+    """Open each new connection on the member Patroni's leader key names.
+
+    A member whose Patroni died may still run a read-write PostgreSQL after another was
+    promoted; target_session_attrs=read-write alone could pick it. While etcd cannot say,
+    the URL's own hosts are used (and the commit fence refuses to acknowledge writes).
+    """
+
+    @event.listens_for(engine, "do_connect")
+    def _leader(dialect: object, record: object, cargs: object, cparams: dict[str, Any]) -> None:
+        try:
+            leader = fence.leader()
+        except DcsUnavailable:
+            return
+        cparams["host"], cparams["port"] = leader.host, leader.port
 
 
 def _sqlite(settings: Settings, url: str) -> Database:

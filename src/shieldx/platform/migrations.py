@@ -31,7 +31,10 @@ def alembic_config(db: Database | None = None) -> Config:
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", _join(version_locations()))
     if db is not None:
-        cfg.set_main_option("sqlalchemy.url", db.engine.url.render_as_string(hide_password=False))
+        # configparser reads '%' as interpolation: a multi-host URL's %3A (or a password's
+        # '%') must be doubled.
+        url = db.engine.url.render_as_string(hide_password=False)
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 

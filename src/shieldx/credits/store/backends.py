@@ -25,6 +25,8 @@ def open_commit_store(
     """A commit store on a new connection to the database CONFIG (EventStore.commit_config)
     describes."""
     kind = SQLiteCommitStore if config["backend"] == "sqlite" else PostgresCommitStore
-    return kind(
+    store = kind(
         kind.connect(config), project_interval=project_interval, project_chunk=project_chunk
     )
+    store.config = config
+    return store

@@ -11,6 +11,7 @@ on (optimistic concurrency), projects history and usage in SQL when due, and com
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class CommitStore(ABC):
         project_chunk: int = 20_000,
     ) -> None:
         self.conn = conn
+        self.config: dict[str, Any] = {}  # what connect() was given: reconnect() uses it again
         self.project_interval = project_interval
         self.project_chunk = project_chunk
         self.since: tuple[int, bytes] | None = None  # the head after our last commit
@@ -61,6 +63,28 @@ class CommitStore(ABC):
     def connect(config: dict[str, Any]) -> Any:
         """The DBAPI connection CONFIG (EventStore.commit_config) describes, set up like the
         platform's own connections."""
+
+    def broken(self) -> bool:
+        """Whether the connection is lost (the server went away: reconnect before the next commit)."""
+        return False
+
+    def reconnect(self) -> None:
+        """Replace a lost connection (after a failover, with the new primary); raises
+        StoreUnavailable while no server can be reached."""
+        with contextlib.suppress(Exception):  # the old connection is already gone
+            self.conn.close()
+        try:
+            self.conn = self.connect(self.config)
+        except self.unavailable as exc:
+            raise StoreUnavailable(f"cannot reconnect: {exc}") from exc
+        self.since = None
+        self.last_positions.clear()
+        self.projecting = None
+
+    def confirm(self) -> None:
+        """After COMMIT, before the batch is acknowledged: raise StoreUnavailable if the server
+        may no longer accept writes (the fence; see postgres.py)."""
+        return None
 
     @abstractmethod
     def _placeholders(self, text: str) -> str:
@@ -122,6 +146,13 @@ class CommitStore(ABC):
             raise StoreUnavailable(str(exc)) from exc
         finally:
             cur.close()
+        try:
+            self.confirm()
+        except StoreUnavailable:
+            self.since = None
+            self.last_positions.clear()
+            self.projecting = None
+            raise
         first, head, digest, foreign, last_of = result
         self.since = (head, digest)
         positions = self.last_positions

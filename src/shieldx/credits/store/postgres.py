@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 from shieldx.credits.store import sql as statements
 from shieldx.credits.store.base import EventStore
 from shieldx.credits.store.commits import CommitStore
+from shieldx.credits.store.records import StoreUnavailable
+from shieldx.platform.conninfo import libpq_conninfo
+from shieldx.platform.dcs import DcsUnavailable, PatroniDcs
 
 if TYPE_CHECKING:
     from shieldx.platform.db import Database
@@ -40,10 +43,17 @@ class PostgresEventStore(EventStore):
             conn.rollback()
 
     def commit_config(self) -> dict[str, Any]:
-        """The server's DSN (with its password: the commit process connects on its own)."""
-        url = self.db.engine.url
-        dsn = url.render_as_string(hide_password=False).replace("postgresql+psycopg", "postgresql")
-        return {"backend": "postgresql", "target": dsn, "synchronous": "", "busy_timeout_ms": 0}
+        """The server's libpq conninfo (with its password: the commit process connects on its
+        own; every host of a multi-host URL), and the write fence when one is configured."""
+        config: dict[str, Any] = {
+            "backend": "postgresql",
+            "target": libpq_conninfo(self.db.engine.url),
+            "synchronous": "",
+            "busy_timeout_ms": 0,
+        }
+        if self.db.fence is not None:
+            config["fence"] = {"etcd": self.db.fence.etcd_url, "scope": self.db.fence.scope}
+        return config
 
 
 class PostgresCommitStore(CommitStore):
@@ -61,11 +71,48 @@ class PostgresCommitStore(CommitStore):
 
     @staticmethod
     def connect(config: dict[str, Any]) -> Any:
-        """A psycopg connection to the DSN CONFIG names (not autocommit)."""
+        """A psycopg connection to the DSN CONFIG names (not autocommit); with a fence, to
+        the member Patroni's leader key names (the DSN's hosts while etcd cannot say)."""
         import psycopg
 
         timeout = int(config.get("connect_timeout", 10))
-        return psycopg.connect(config["target"], autocommit=False, connect_timeout=timeout)
+        route: dict[str, Any] = {}
+        fence = config.get("fence")
+        if fence:
+            try:
+                leader = PatroniDcs(fence["etcd"], fence["scope"]).leader()
+                route = {"host": leader.host, "port": leader.port}
+            except DcsUnavailable:
+                pass  # the fence still refuses to acknowledge a write on a non-leader
+        return psycopg.connect(config["target"], autocommit=False, connect_timeout=timeout, **route)
+
+    def broken(self) -> bool:
+        """The server closed the connection or went away."""
+        return bool(self.conn.broken or self.conn.closed)
+
+    def confirm(self) -> None:
+        """The fence: the leader key must still name the server this batch committed on.
+
+        The key is read after COMMIT returned, so a write acknowledged here was committed
+        while this server led: Patroni promotes another member only after taking the key.
+        On a server that no longer leads the connection is dropped (the next commit
+        reconnects to the leader) and the batch is refused with 503 (its client retries
+        with the same Idempotency-Key; what this server holds is rewound when it rejoins).
+        """
+        fence = self.config.get("fence")
+        if not fence:
+            return
+        host, port = self.conn.info.host, int(self.conn.info.port)
+        try:
+            leader = PatroniDcs(fence["etcd"], fence["scope"]).leader()
+        except DcsUnavailable as exc:
+            raise StoreUnavailable(f"cannot confirm the write: {exc}") from exc
+        if (leader.host, leader.port) != (host, port):
+            self.conn.close()
+            raise StoreUnavailable(
+                f"fenced: this server ({host}:{port}) no longer leads; "
+                f"{leader.name} at {leader.host}:{leader.port} does (epoch {leader.epoch})"
+            )
 
     def _placeholders(self, text: str) -> str:
         return text.replace("%", "%%").replace("?", "%s")

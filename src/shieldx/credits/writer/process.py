@@ -27,6 +27,7 @@ import select
 import signal
 import struct
 import sys
+import time
 from typing import Any
 
 from shieldx.credits.store.backends import open_commit_store
@@ -97,6 +98,13 @@ class CommitServer:
             self.send(("failed", seq, "unavailable", text, storage.projected))
             return
         plan = Plan(*wire)
+        if storage.broken():  # the server went away (a failover): the new primary, if any
+            try:
+                storage.reconnect()
+            except StoreUnavailable as exc:
+                self.failed_epoch = epoch
+                self.send(("failed", seq, "unavailable", str(exc), storage.projected))
+                return
         if plan.is_empty():
             self.send(("empty", seq, storage.projected or 0))
             return
@@ -116,6 +124,12 @@ class CommitServer:
     def idle(self) -> None:
         """Nothing to commit: bring the projections up to the head if they are due."""
         if self.storage.until_due() is not None:
+            if self.storage.broken():
+                try:
+                    self.storage.reconnect()
+                except StoreUnavailable:
+                    time.sleep(0.1)  # the database is away (a failover): do not spin
+                    return
             try:
                 position = self.storage.project_now()
             except StoreUnavailable:

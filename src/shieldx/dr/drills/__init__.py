@@ -1,0 +1,1 @@
+"""Measured failovers under a running credits load (`shieldx dr drill`)."""

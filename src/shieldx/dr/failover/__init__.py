@@ -1,0 +1,1 @@
+"""Region health, the six-step failover and failback, and their history."""
