@@ -100,4 +100,3 @@ class ShardingSettings(Section):
         if self.shards:
             return [s.name for s in self.shards]
         return [f"shard-{i}" for i in range(self.num_shards)]
-
