@@ -198,13 +198,13 @@ def test_every_help_works_and_shows_its_text_whole(path: tuple[str, ...]) -> Non
 
 def test_config_check_warns_that_a_key_has_no_effect(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text("sharding:\n  num_shards: 4\nserver:\n  host: 0.0.0.0\n")
+    config.write_text("sharding:\n  rebalance_enabled: false\nserver:\n  host: 0.0.0.0\n")
     result = shieldx("config", "check", str(config), data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     warned = [line for line in result.stdout.splitlines() if "no effect" in line]
     assert warned == [
-        "warning: sharding.num_shards: has no effect yet (the ledger is not sharded yet); "
-        "it is ignored"
+        "warning: sharding.rebalance_enabled: has no effect yet (online rebalancing is not "
+        "built yet); it is ignored"
     ]
     clean = shieldx("config", "check", "/dev/null", data_dir=tmp_path)
     assert clean.returncode == 0 and "no effect" not in clean.stdout + clean.stderr

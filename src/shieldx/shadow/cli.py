@@ -213,8 +213,8 @@ def bench(
         bool,
         typer.Option(
             "--cel-runtimes",
-            help="Also time the maintained CEL runtimes (common-expression-language, "
-            "cel-expr-python; dev extras) on the same rules, beside ours.",
+            help="Also time the two maintained CEL runtimes for Python, written in Rust and "
+            "in C++ (installed by the dev extra), on the same rules, beside ours.",
         ),
     ] = False,
     json_out: JsonOpt = False,

@@ -8,13 +8,19 @@ from fastapi import APIRouter
 
 from shieldx.camouflage.access import Camouflage, Reader
 from shieldx.camouflage.actors import service as actors
-from shieldx.camouflage.actors.schemas import ActorIdPath, ActorLimit, SessionsConsidered
+from shieldx.camouflage.actors.schemas import (
+    ActorDetail,
+    ActorIdPath,
+    ActorLimit,
+    ActorList,
+    SessionsConsidered,
+)
 from shieldx.camouflage.fields import UtcTime
 
 router = APIRouter(prefix="/v1/camouflage", tags=["actors"])
 
 
-@router.get("/actors", summary="Actors")
+@router.get("/actors", response_model=ActorList, summary="Actors")
 async def list_actors(
     _: Reader,
     service: Camouflage,
@@ -31,7 +37,7 @@ async def list_actors(
     )
 
 
-@router.get("/actors/{actor_id}", summary="An actor")
+@router.get("/actors/{actor_id}", response_model=ActorDetail, summary="An actor")
 async def get_actor(
     actor_id: ActorIdPath,
     _: Reader,

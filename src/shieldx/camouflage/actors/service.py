@@ -35,8 +35,18 @@ _USES_PAGE = 1000
 MAX_USES = 50_000
 
 
-def token_uses(registry: HoneytokenRegistry, session_ids: set[str]) -> list[TokenUse]:
-    """Every recorded use of a token shown to one of SESSION_IDS (blocking)."""
+def token_uses(
+    registry: HoneytokenRegistry, session_ids: set[str], links: Sequence[TokenLink] = ()
+) -> list[TokenUse]:
+    """Every recorded use of a token shown to one of SESSION_IDS (blocking).
+
+    A bait file's token is planted for its decoy, not for a session: its uses carry no
+    session, and the sessions LINKS say were shown it stand for its owner (one use each).
+    """
+    shown: dict[str, list[str]] = {}
+    for link in links:
+        if link.session_id in session_ids:
+            shown.setdefault(link.token_id, []).append(link.session_id)
     found: list[TokenUse] = []
     cursor = 0
     read = 0
@@ -46,18 +56,22 @@ def token_uses(registry: HoneytokenRegistry, session_ids: set[str]) -> list[Toke
             break
         read += len(page)
         cursor = page[-1].use_id
-        found += [
-            TokenUse(
-                token_id=u.token_id,
-                session_id=u.session_id,
-                kind=u.kind,
-                source=u.source,
-                location=u.location,
-                used_at=u.used_at.timestamp(),
-            )
-            for u in page
-            if u.session_id in session_ids
-        ]
+        for u in page:
+            if u.session_id is not None:
+                owners = [u.session_id] if u.session_id in session_ids else []
+            else:
+                owners = shown.get(u.token_id, [])
+            found += [
+                TokenUse(
+                    token_id=u.token_id,
+                    session_id=owner,
+                    kind=u.kind,
+                    source=u.source,
+                    location=u.location,
+                    used_at=u.used_at.timestamp(),
+                )
+                for owner in owners
+            ]
     return found
 
 
@@ -76,7 +90,7 @@ def actors_of(
     facts = [s for s in live if since is None or s.last_seen >= since] + stored
     ids = {s.id for s in facts}
     links = store.token_links(sorted(ids))
-    uses = token_uses(registry, ids)
+    uses = token_uses(registry, ids, links)
     return attribute(facts, links, uses, window_s=window_s), links, uses
 
 
